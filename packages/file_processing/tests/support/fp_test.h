@@ -1,0 +1,58 @@
+/* fp_test.h — small helpers shared by the cmocka unit tests. */
+#ifndef FP_TEST_H
+#define FP_TEST_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+/* Conformance data dir (../shared/conformance) or NULL when absent: tests then skip with a
+ * visible message, since a user's clone has no ../shared. */
+static inline const char *fp_test_conformance_dir(void) {
+  const char *d = getenv("FP_CONFORMANCE_DIR");
+  struct stat st;
+  if (d && stat(d, &st) == 0 && S_ISDIR(st.st_mode)) return d;
+  return NULL;
+}
+
+#define FP_TEST_NEED_CONFORMANCE(dirvar)                                              \
+  const char *dirvar = fp_test_conformance_dir();                                   \
+  if (!dirvar) {                                                                    \
+    fprintf(stderr, "SKIP: ../shared/conformance is absent; conformance test skipped\n"); \
+    skip();                                                                         \
+  }
+
+/* Reads a whole file; owned (free). NULL on error. */
+static inline char *fp_test_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  if (buf) {
+    buf[n] = '\0';
+    if (len) *len = (size_t)n;
+  }
+  return buf;
+}
+
+/* Creates a fresh temp dir; path written into out (at least 64 bytes). */
+static inline void fp_test_tmpdir(char *out, size_t outsz) {
+  snprintf(out, outsz, "/tmp/fp-test-XXXXXX");
+  if (!mkdtemp(out)) out[0] = '\0';
+}
+
+#endif

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages file-processing needs to build and test.
+# A no-op when everything is already present; safe to run unattended (CI, no stdin).
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config clang
+  libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libyaml-dev
+  libpcre2-dev libxxhash-dev libsqlite3-dev libpq-dev zlib1g-dev libzstd-dev
+  libcmocka-dev
+  python3 sqlite3 gzip zstd time
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "install-deps: missing packages (${missing[*]}) and not root; install them and retry" >&2
+    exit 2
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+APT_OPTS=(-y -q -o DPkg::Lock::Timeout=300 --no-install-recommends)
+$SUDO apt-get -q -o DPkg::Lock::Timeout=300 update </dev/null
+$SUDO apt-get install "${APT_OPTS[@]}" "${missing[@]}" </dev/null
