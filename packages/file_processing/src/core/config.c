@@ -211,10 +211,14 @@ void fp_mask_url(const char *url, char *out, size_t outsz) {
   if (!outsz) return;
   const char *scheme = strstr(url, "://");
   const char *auth = scheme ? scheme + 3 : url;
-  const char *at = strchr(auth, '@');
-  const char *slash = strchr(auth, '/');
+  size_t alen = strcspn(auth, "/?#");
+  /* The last '@' of the authority ends the userinfo: an unencoded '@' inside a password
+   * must not leak the password's tail. */
+  const char *at = NULL;
+  for (const char *p = auth; p < auth + alen; p++)
+    if (*p == '@') at = p;
   const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-  if (!at || (slash && slash < at) || !colon) {
+  if (!colon) {
     snprintf(out, outsz, "%s", url);
     return;
   }
