@@ -4,7 +4,12 @@
  * applies the versioned migrations it lacks. Values are always bound parameters; no SQL is
  * built from data. Saving a run for an object version that already has one replaces it
  * (the old run's profiles and findings go with it) in one transaction. This layer knows
- * nothing of profiler types: callers fill the plain structs below (borrowed for the call). */
+ * nothing of profiler types: callers fill the plain structs below (borrowed for the call).
+ *
+ * Threads: a store handle is used by one thread at a time (it caches prepared statements);
+ * give each thread its own handle. Handles on the same database may be used concurrently:
+ * SQLite serialises writers (WAL, 10 s busy timeout; a writer that still cannot get the
+ * lock gets FP_ERR_TRANSIENT). */
 #ifndef FP_STORE_H
 #define FP_STORE_H
 
@@ -60,7 +65,7 @@ typedef struct fp_store_run {
   uint64_t rows, bytes;
   uint32_t columns;
   uint64_t errors, warnings;
-  const char *started_at, *finished_at; /* ISO 8601 UTC */
+  const char *started_at, *finished_at; /* ISO 8601 UTC; finished_at NULL = now */
   double duration_ms;
   const char *report_json;
   const fp_store_column *cols;

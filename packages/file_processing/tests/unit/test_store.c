@@ -1,0 +1,855 @@
+/* test_store.c — results store: URL parsing, migrations, save/replace/rollback of runs,
+ * listing, reports and error mapping. Rows are checked with direct SQL through a second
+ * sqlite3 connection to the same file, so the tests do not trust the code under test to
+ * read back what it wrote. */
+#include "fp_test.h"
+
+#include <dirent.h>
+#include <pthread.h>
+
+#include <sqlite3.h>
+
+#include "fp/fp_log.h"
+#include "fp/fp_store.h"
+#include "store/store_int.h"
+
+/* ---- fixture: a temp dir with a database path in it -------------------------------- */
+
+typedef struct fx {
+  char dir[128];
+  char path[256]; /* dir/results.db */
+  char url[300];  /* sqlite:///<absolute path> */
+} fx;
+
+static int fx_setup(void **state) {
+  fx *f = calloc(1, sizeof *f);
+  if (!f) return -1;
+  fp_test_tmpdir(f->dir, sizeof f->dir);
+  if (!f->dir[0]) return -1;
+  snprintf(f->path, sizeof f->path, "%s/results.db", f->dir);
+  snprintf(f->url, sizeof f->url, "sqlite:///%s", f->path);
+  *state = f;
+  return 0;
+}
+
+static int fx_teardown(void **state) {
+  fx *f = *state;
+  DIR *dir = opendir(f->dir);
+  if (dir) {
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(dir))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
+      unlink(p);
+    }
+    closedir(dir);
+  }
+  rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+/* ---- direct SQL through a second connection ---------------------------------------- */
+
+static sqlite3 *peer_open(const char *path) {
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+/* First column of the first row as an integer; the test fails on a missing row. */
+static long long q_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  long long v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* First column of the first row as text; owned (free); NULL for SQL NULL. */
+static char *q_text(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  const unsigned char *t = sqlite3_column_text(st, 0);
+  char *v = t ? strdup((const char *)t) : NULL;
+  sqlite3_finalize(st);
+  return v;
+}
+
+static void expect_text(sqlite3 *db, const char *sql, const char *want) {
+  char *got = q_text(db, sql);
+  if (!want) {
+    if (got) fail_msg("%s: expected NULL, got '%s'", sql, got);
+    return;
+  }
+  if (!got) fail_msg("%s: expected '%s', got NULL", sql, want);
+  assert_string_equal(got, want);
+  free(got);
+}
+
+static void expect_contains(const char *hay, const char *needle) {
+  if (!strstr(hay, needle)) fail_msg("expected '%s' in '%s'", needle, hay);
+}
+
+static void expect_absent(const char *hay, const char *needle) {
+  if (strstr(hay, needle)) fail_msg("did not expect '%s' in '%s'", needle, hay);
+}
+
+/* ---- sample data ------------------------------------------------------------------- */
+
+static const fp_store_column sample_cols[3] = {
+    {1, "id", "integer", 100, 0, 100, 0, "1", "100", 1, 50.5, 29.011, "{\"name\":\"id\"}"},
+    {2, "name", "string", 100, 3, 87, 1, "Aaron", "Zoe", 0, 0, 0, "{\"name\":\"name\"}"},
+    {3, "salary", "number", 100, 7, 64, 1, NULL, NULL, 1, 51234.25, 1200.5, NULL},
+};
+
+static const fp_store_finding sample_findings[2] = {
+    {"missing-cell", "error", 3, "salary", 7, 3, 1, "[{\"row\":4},{\"row\":9},{\"row\":12}]"},
+    {"blank-row", "warning", 0, NULL, 1, 1, 0, "[{\"row\":57}]"},
+};
+
+static fp_store_run sample_run(const char *version) {
+  fp_store_run r;
+  memset(&r, 0, sizeof r);
+  r.bucket = "raw-bucket";
+  r.key = "officers/2024/Officer_Detail.csv";
+  r.object_version = version;
+  r.version_id = version;
+  r.etag = "\"0123abcd\"";
+  r.size = 4096;
+  r.event_time = "2024-05-01T10:00:00.000Z";
+  r.job_name = "s3_data_quality_job";
+  r.contract = "officer_detail";
+  r.verdict = "failed";
+  r.rows = 100;
+  r.bytes = 4096;
+  r.columns = 3;
+  r.errors = 7;
+  r.warnings = 1;
+  r.started_at = "2024-05-01T10:00:01.000Z";
+  r.finished_at = "2024-05-01T10:00:02.500Z";
+  r.duration_ms = 1500.25;
+  r.report_json = "{\"report_version\":1,\"verdict\":\"failed\"}";
+  r.cols = sample_cols;
+  r.ncols = 3;
+  r.findings = sample_findings;
+  r.nfindings = 2;
+  return r;
+}
+
+static fp_store *open_ok(const char *url) {
+  fp_diag d;
+  fp_diag_clear(&d);
+  fp_store *s = NULL;
+  fp_err e = fp_store_open(url, &s, &d);
+  if (e) fail_msg("fp_store_open(%s): %s: %s", url, fp_err_name(e), d.msg);
+  assert_non_null(s);
+  return s;
+}
+
+static int64_t save_ok(fp_store *s, const fp_store_run *r) {
+  fp_diag d;
+  fp_diag_clear(&d);
+  int64_t id = 0;
+  fp_err e = fp_store_save_run(s, r, &id, &d);
+  if (e) fail_msg("fp_store_save_run: %s: %s", fp_err_name(e), d.msg);
+  assert_true(id > 0);
+  return id;
+}
+
+/* A non-NULL store pointer that out-parameters must overwrite; never dereferenced. */
+static fp_store *fp_test_poison_store(void) {
+  static char dummy;
+  return (fp_store *)(void *)&dummy;
+}
+
+/* ---- URL parsing ------------------------------------------------------------------- */
+
+static void test_url_relative_absolute_memory(void **state) {
+  (void)state;
+  fp__store_url u;
+  fp_diag d;
+  fp_diag_clear(&d);
+  assert_int_equal(fp__store_parse_url("sqlite:///relative/path.db", &u, &d), FP_OK);
+  assert_int_equal(u.kind, FP__STORE_SQLITE);
+  assert_string_equal(u.path, "relative/path.db");
+  assert_int_equal(u.memory, 0);
+
+  assert_int_equal(fp__store_parse_url("sqlite:////abs/path.db", &u, &d), FP_OK);
+  assert_string_equal(u.path, "/abs/path.db");
+  assert_int_equal(u.memory, 0);
+
+  assert_int_equal(fp__store_parse_url("sqlite://:memory:", &u, &d), FP_OK);
+  assert_string_equal(u.path, ":memory:");
+  assert_int_equal(u.memory, 1);
+  assert_int_equal(fp__store_parse_url("sqlite:///:memory:", &u, &d), FP_OK);
+  assert_string_equal(u.path, ":memory:");
+  assert_int_equal(u.memory, 1);
+
+  assert_int_equal(fp__store_parse_url("SQLite:///x.db", &u, &d), FP_OK);
+  assert_string_equal(u.path, "x.db");
+  assert_int_equal(d.code, FP_OK);
+}
+
+static void test_url_malformed_sqlite(void **state) {
+  (void)state;
+  static const char *const bad[] = {
+      "sqlite://host/x.db",
+      "sqlite:///",
+      "sqlite://",
+      "sqlite:/x.db",
+      "sqlite:x.db",
+      "sqlite:",
+      "sqlite:///x.db?mode=ro",
+      "sqlite:///x.db#frag",
+      "just/a/path.db",
+      "",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    fp__store_url u;
+    fp_diag d;
+    fp_diag_clear(&d);
+    fp_err e = fp__store_parse_url(bad[i], &u, &d);
+    if (e != FP_ERR_CONFIG) fail_msg("'%s': expected CONFIG, got %s", bad[i], fp_err_name(e));
+    assert_int_equal(d.code, FP_ERR_CONFIG);
+    assert_true(d.msg[0] != '\0');
+  }
+  fp__store_url u;
+  assert_int_equal(fp__store_parse_url(NULL, &u, NULL), FP_ERR_INVAL);
+}
+
+static void test_url_postgres_not_implemented_masked(void **state) {
+  (void)state;
+  static const char *const urls[] = {"postgresql://fp:S3cretPw@db.internal:5432/fp",
+                                     "postgres://fp:S3cretPw@db.internal/fp?sslmode=require"};
+  for (size_t i = 0; i < 2; i++) {
+    fp_diag d;
+    fp_diag_clear(&d);
+    fp_store *s = fp_test_poison_store(); /* must be reset to NULL */
+    assert_int_equal(fp_store_open(urls[i], &s, &d), FP_ERR_NOT_IMPLEMENTED);
+    assert_null(s);
+    assert_int_equal(d.code, FP_ERR_NOT_IMPLEMENTED);
+    expect_contains(d.msg, "PostgreSQL backend not implemented yet");
+    expect_contains(d.msg, "fp:***@db.internal");
+    expect_absent(d.msg, "S3cretPw");
+    char full[1200];
+    fp_diag_format(&d, full, sizeof full);
+    expect_absent(full, "S3cretPw");
+  }
+}
+
+static void test_url_unknown_scheme_config_masked(void **state) {
+  (void)state;
+  fp_diag d;
+  fp_diag_clear(&d);
+  fp_store *s = NULL;
+  assert_int_equal(fp_store_open("mysql://root:Hunter2Pw@db/fp", &s, &d), FP_ERR_CONFIG);
+  assert_null(s);
+  expect_contains(d.msg, "'mysql'");
+  expect_contains(d.msg, "root:***@db");
+  expect_absent(d.msg, "Hunter2Pw");
+
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_open("sqlite://user:Hunter2Pw@host/x.db", &s, &d), FP_ERR_CONFIG);
+  expect_absent(d.msg, "Hunter2Pw");
+}
+
+/* ---- opening ----------------------------------------------------------------------- */
+
+static void test_open_memory(void **state) {
+  (void)state;
+  fp_store *s = open_ok("sqlite://:memory:");
+  assert_string_equal(fp_store_backend(s), "sqlite");
+  assert_int_equal(fp_store_schema_version(s), 1);
+  fp_store_run r = sample_run("v1");
+  int64_t id = save_ok(s, &r);
+  char *json = NULL;
+  fp_diag d;
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_get_report(s, id, &json, &d), FP_OK);
+  assert_string_equal(json, r.report_json);
+  free(json);
+  fp_store_close(s);
+  fp_store_close(NULL);
+  assert_null(fp_store_backend(NULL));
+  assert_int_equal(fp_store_schema_version(NULL), -1);
+}
+
+static void test_open_relative_path_is_under_cwd(void **state) {
+  fx *f = *state;
+  char old[1024];
+  assert_non_null(getcwd(old, sizeof old));
+  assert_int_equal(chdir(f->dir), 0);
+  fp_store *s = open_ok("sqlite:///relative.db");
+  fp_store_close(s);
+  assert_int_equal(chdir(old), 0);
+  char p[300];
+  struct stat st;
+  snprintf(p, sizeof p, "%s/relative.db", f->dir);
+  assert_int_equal(stat(p, &st), 0);
+}
+
+static void test_open_unwritable_path_is_db_error(void **state) {
+  fx *f = *state;
+  char url[400];
+  snprintf(url, sizeof url, "sqlite:///%s/no/such/dir/results.db", f->dir);
+  fp_diag d;
+  fp_diag_clear(&d);
+  fp_store *s = NULL;
+  assert_int_equal(fp_store_open(url, &s, &d), FP_ERR_DB);
+  assert_null(s);
+  assert_int_equal(d.code, FP_ERR_DB);
+  expect_contains(d.msg, "/no/such/dir/results.db");
+  expect_contains(d.msg, "unable to open database file");
+  expect_contains(d.key, "/no/such/dir/results.db");
+
+  /* A directory where the file should be. */
+  fp_diag_clear(&d);
+  snprintf(url, sizeof url, "sqlite:///%s", f->dir);
+  assert_int_equal(fp_store_open(url, &s, &d), FP_ERR_DB);
+  expect_contains(d.msg, f->dir);
+}
+
+static void test_open_sets_wal_and_foreign_keys(void **state) {
+  fx *f = *state;
+  fp_store *s = open_ok(f->url);
+  sqlite3 *mine = fp__sqlite_handle(s);
+  assert_non_null(mine);
+  assert_int_equal(q_int(mine, "PRAGMA foreign_keys"), 1);
+  assert_int_equal(q_int(mine, "PRAGMA synchronous"), 1); /* NORMAL */
+  assert_int_equal(q_int(mine, "PRAGMA busy_timeout"), 10000);
+  sqlite3 *db = peer_open(f->path);
+  expect_text(db, "PRAGMA journal_mode", "wal");
+  sqlite3_close(db);
+  fp_store_close(s);
+}
+
+/* ---- migrations -------------------------------------------------------------------- */
+
+static void test_migration_arrays_agree(void **state) {
+  (void)state;
+  assert_true(fp__sqlite_migrations_n >= 1);
+  assert_int_equal(fp__sqlite_migrations_n, fp__pg_migrations_n);
+  for (size_t i = 0; i < fp__sqlite_migrations_n; i++) {
+    const fp__migration *a = &fp__sqlite_migrations[i], *b = &fp__pg_migrations[i];
+    assert_int_equal(a->version, b->version);
+    assert_string_equal(a->description, b->description);
+    assert_int_equal(a->version, (int)i + 1); /* strictly increasing, no gaps */
+    assert_non_null(strstr(a->sql, "CREATE TABLE"));
+  }
+}
+
+static void test_migrations_fresh_then_idempotent(void **state) {
+  fx *f = *state;
+  fp_diag d;
+  fp_diag_clear(&d);
+  /* The internal open does not migrate, so the first migrate is observable. */
+  fp_store *s = NULL;
+  assert_int_equal(fp__sqlite_open(f->path, 0, f->url, &s, &d), FP_OK);
+  assert_int_equal(fp_store_schema_version(s), 0);
+  int applied = -1;
+  assert_int_equal(fp_store_migrate(s, &applied, &d), FP_OK);
+  assert_int_equal(applied, 1);
+  assert_int_equal(fp_store_schema_version(s), 1);
+  assert_int_equal(fp_store_migrate(s, &applied, &d), FP_OK);
+  assert_int_equal(applied, 0);
+  assert_int_equal(fp_store_migrate(s, NULL, &d), FP_OK);
+  fp_store_close(s);
+
+  s = open_ok(f->url); /* reopen through the public path */
+  applied = -1;
+  assert_int_equal(fp_store_migrate(s, &applied, &d), FP_OK);
+  assert_int_equal(applied, 0);
+  assert_int_equal(fp_store_schema_version(s), 1);
+  fp_store_close(s);
+
+  sqlite3 *db = peer_open(f->path);
+  static const char *const objects[] = {
+      "table/fp_schema_migrations",    "table/fp_jobs",         "table/fp_runs",
+      "table/fp_column_profiles",      "table/fp_findings",     "index/fp_findings_run_id_idx",
+      "index/fp_runs_finished_at_idx", "index/fp_runs_key_idx",
+  };
+  for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
+    char sql[256];
+    const char *slash = strchr(objects[i], '/');
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM sqlite_master WHERE type = '%.*s' AND name = '%s'",
+             (int)(slash - objects[i]), objects[i], slash + 1);
+    if (q_int(db, sql) != 1) fail_msg("missing %s", objects[i]);
+  }
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_schema_migrations"), 1);
+  assert_int_equal(q_int(db, "SELECT version FROM fp_schema_migrations"), 1);
+  expect_text(db, "SELECT description FROM fp_schema_migrations",
+              fp__sqlite_migrations[0].description);
+  char *at = q_text(db, "SELECT applied_at FROM fp_schema_migrations");
+  assert_int_equal(strlen(at), 24);
+  assert_int_equal(at[10], 'T');
+  assert_int_equal(at[23], 'Z');
+  free(at);
+  /* The CHECK on fp_jobs.state is in force. */
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO fp_jobs (idempotency_key, bucket, key, state,"
+                                " created_at, updated_at) VALUES ('k', 'b', 'k', 'bogus',"
+                                " 'x', 'x')",
+                                NULL, NULL, NULL) &
+                       0xff,
+                   SQLITE_CONSTRAINT);
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO fp_jobs (idempotency_key, bucket, key,"
+                                " created_at, updated_at) VALUES ('k', 'b', 'k', 'x', 'x')",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  expect_text(db, "SELECT state FROM fp_jobs", "queued");
+  assert_int_equal(q_int(db, "SELECT attempts FROM fp_jobs"), 0);
+  sqlite3_close(db);
+}
+
+static void test_migrations_refuse_newer_schema(void **state) {
+  fx *f = *state;
+  fp_store_close(open_ok(f->url));
+  sqlite3 *db = peer_open(f->path);
+  assert_int_equal(sqlite3_exec(db, "INSERT INTO fp_schema_migrations VALUES (99, 'x', 'future')",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  fp_diag d;
+  fp_diag_clear(&d);
+  fp_store *s = NULL;
+  assert_int_equal(fp_store_open(f->url, &s, &d), FP_ERR_DB);
+  assert_null(s);
+  expect_contains(d.msg, "schema version 99");
+}
+
+typedef struct racer {
+  const char *url;
+  fp_err err;
+  char msg[FP_DIAG_MSG_MAX];
+} racer;
+
+static void *race_open(void *arg) {
+  racer *r = arg;
+  fp_diag d;
+  fp_diag_clear(&d);
+  fp_store *s = NULL;
+  r->err = fp_store_open(r->url, &s, &d);
+  snprintf(r->msg, sizeof r->msg, "%s", d.msg);
+  fp_store_close(s);
+  return NULL;
+}
+
+static void test_migrations_concurrent_open_applies_once(void **state) {
+  fx *f = *state;
+  enum { N = 6 };
+  pthread_t t[N];
+  racer r[N];
+  for (int i = 0; i < N; i++) {
+    r[i].url = f->url;
+    r[i].err = FP_ERR_INTERNAL;
+    assert_int_equal(pthread_create(&t[i], NULL, race_open, &r[i]), 0);
+  }
+  for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < N; i++)
+    if (r[i].err) fail_msg("opener %d: %s: %s", i, fp_err_name(r[i].err), r[i].msg);
+  sqlite3 *db = peer_open(f->path);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_schema_migrations"), 1);
+  sqlite3_close(db);
+}
+
+/* ---- save_run ---------------------------------------------------------------------- */
+
+static void test_save_run_round_trip(void **state) {
+  fx *f = *state;
+  fp_store *s = open_ok(f->url);
+  fp_store_run r = sample_run("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
+  r.size = -1; /* unknown -> NULL */
+  int64_t id = save_ok(s, &r);
+  fp_store_close(s);
+
+  sqlite3 *db = peer_open(f->path);
+  char sql[256];
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 1);
+  assert_int_equal(q_int(db, "SELECT id FROM fp_runs"), id);
+  expect_text(db, "SELECT bucket FROM fp_runs", "raw-bucket");
+  expect_text(db, "SELECT key FROM fp_runs", "officers/2024/Officer_Detail.csv");
+  expect_text(db, "SELECT object_version FROM fp_runs", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
+  expect_text(db, "SELECT version_id FROM fp_runs", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
+  expect_text(db, "SELECT etag FROM fp_runs", "\"0123abcd\"");
+  expect_text(db, "SELECT size FROM fp_runs", NULL);
+  expect_text(db, "SELECT event_time FROM fp_runs", "2024-05-01T10:00:00.000Z");
+  expect_text(db, "SELECT job_name FROM fp_runs", "s3_data_quality_job");
+  expect_text(db, "SELECT contract FROM fp_runs", "officer_detail");
+  expect_text(db, "SELECT verdict FROM fp_runs", "failed");
+  assert_int_equal(q_int(db, "SELECT rows FROM fp_runs"), 100);
+  assert_int_equal(q_int(db, "SELECT columns FROM fp_runs"), 3);
+  assert_int_equal(q_int(db, "SELECT bytes FROM fp_runs"), 4096);
+  assert_int_equal(q_int(db, "SELECT errors FROM fp_runs"), 7);
+  assert_int_equal(q_int(db, "SELECT warnings FROM fp_runs"), 1);
+  expect_text(db, "SELECT started_at FROM fp_runs", "2024-05-01T10:00:01.000Z");
+  expect_text(db, "SELECT finished_at FROM fp_runs", "2024-05-01T10:00:02.500Z");
+  expect_text(db, "SELECT duration_ms FROM fp_runs", "1500.25");
+  expect_text(db, "SELECT report_json FROM fp_runs", r.report_json);
+  char *created = q_text(db, "SELECT created_at FROM fp_runs");
+  assert_int_equal(strlen(created), 24);
+  free(created);
+
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_column_profiles"), 3);
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_column_profiles WHERE run_id = %lld",
+           (long long)id);
+  assert_int_equal(q_int(db, sql), 3);
+  expect_text(db,
+              "SELECT group_concat(col_index || ':' || name || ':' || type || ':' || count"
+              " || ':' || missing || ':' || distinct_count || ':' || distinct_approx, '|')"
+              " FROM (SELECT * FROM fp_column_profiles ORDER BY col_index)",
+              "1:id:integer:100:0:100:0|2:name:string:100:3:87:1|3:salary:number:100:7:64:1");
+  expect_text(db, "SELECT min_value FROM fp_column_profiles WHERE col_index = 2", "Aaron");
+  expect_text(db, "SELECT max_value FROM fp_column_profiles WHERE col_index = 2", "Zoe");
+  expect_text(db, "SELECT min_value FROM fp_column_profiles WHERE col_index = 3", NULL);
+  expect_text(db, "SELECT mean FROM fp_column_profiles WHERE col_index = 1", "50.5");
+  expect_text(db, "SELECT stddev FROM fp_column_profiles WHERE col_index = 1", "29.011");
+  expect_text(db, "SELECT mean FROM fp_column_profiles WHERE col_index = 2", NULL);
+  expect_text(db, "SELECT mean FROM fp_column_profiles WHERE col_index = 3", "51234.25");
+  expect_text(db, "SELECT profile_json FROM fp_column_profiles WHERE col_index = 1",
+              "{\"name\":\"id\"}");
+  expect_text(db, "SELECT profile_json FROM fp_column_profiles WHERE col_index = 3", NULL);
+
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_findings"), 2);
+  expect_text(db,
+              "SELECT group_concat(code || ':' || severity || ':' || field || ':' ||"
+              " coalesce(field_name, '-') || ':' || count || ':' || nsamples || ':' || capped,"
+              " '|') FROM (SELECT * FROM fp_findings ORDER BY id)",
+              "missing-cell:error:3:salary:7:3:1|blank-row:warning:0:-:1:1:0");
+  expect_text(db, "SELECT samples_json FROM fp_findings WHERE code = 'blank-row'",
+              "[{\"row\":57}]");
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_findings WHERE run_id = %lld", (long long)id);
+  assert_int_equal(q_int(db, sql), 2);
+  sqlite3_close(db);
+}
+
+static void test_save_run_defaults(void **state) {
+  fx *f = *state;
+  fp_store *s = open_ok(f->url);
+  fp_store_run r = sample_run(NULL); /* NULL object_version means "" */
+  r.finished_at = NULL;              /* -> now */
+  r.contract = NULL;
+  r.ncols = 0;
+  r.cols = NULL;
+  fp_store_finding fnd = sample_findings[1];
+  fnd.samples_json = NULL; /* -> "[]" */
+  r.findings = &fnd;
+  r.nfindings = 1;
+  save_ok(s, &r);
+  r.object_version = ""; /* the same version as NULL: replaces */
+  save_ok(s, &r);
+  fp_store_close(s);
+  sqlite3 *db = peer_open(f->path);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 1);
+  expect_text(db, "SELECT object_version FROM fp_runs", "");
+  expect_text(db, "SELECT contract FROM fp_runs", NULL);
+  expect_text(db, "SELECT samples_json FROM fp_findings", "[]");
+  char *fin = q_text(db, "SELECT finished_at FROM fp_runs");
+  assert_int_equal(strlen(fin), 24);
+  assert_int_equal(fin[23], 'Z');
+  free(fin);
+  sqlite3_close(db);
+}
+
+static void test_save_run_replaces_same_version(void **state) {
+  fx *f = *state;
+  fp_store *s = open_ok(f->url);
+  fp_store_run a = sample_run("v1");
+  int64_t id1 = save_ok(s, &a);
+
+  fp_store_run b = sample_run("v1");
+  fp_store_column col = {1, "only", "string", 5, 0, 5, 0, "a", "e", 0, 0, 0, "{}"};
+  fp_store_finding fnd = {"extra-cell", "error", 2, NULL, 4, 2, 0, "[1,2]"};
+  b.verdict = "warned";
+  b.report_json = "{\"second\":true}";
+  b.cols = &col;
+  b.ncols = 1;
+  b.findings = &fnd;
+  b.nfindings = 1;
+  int64_t id2 = save_ok(s, &b);
+  assert_true(id2 != id1);
+
+  sqlite3 *db = peer_open(f->path);
+  char sql[256];
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 1);
+  assert_int_equal(q_int(db, "SELECT id FROM fp_runs"), id2);
+  expect_text(db, "SELECT verdict FROM fp_runs", "warned");
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_column_profiles"), 1);
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_column_profiles WHERE run_id = %lld",
+           (long long)id2);
+  assert_int_equal(q_int(db, sql), 1);
+  expect_text(db, "SELECT name FROM fp_column_profiles", "only");
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_findings"), 1);
+  expect_text(db, "SELECT code FROM fp_findings", "extra-cell");
+  snprintf(sql, sizeof sql, "SELECT run_id FROM fp_findings");
+  assert_int_equal(q_int(db, sql), id2);
+
+  fp_diag d;
+  fp_diag_clear(&d);
+  char *json = NULL;
+  assert_int_equal(fp_store_get_report(s, id1, &json, &d), FP_ERR_NOT_FOUND);
+  assert_null(json);
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_get_report(s, id2, &json, &d), FP_OK);
+  assert_string_equal(json, "{\"second\":true}");
+  free(json);
+
+  /* A different version of the same key is a second run with its own children. */
+  fp_store_run c = sample_run("v2");
+  int64_t id3 = save_ok(s, &c);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 2);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_column_profiles"), 4);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_findings"), 3);
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_findings WHERE run_id = %lld", (long long)id3);
+  assert_int_equal(q_int(db, sql), 2);
+  /* Ids are never reused, even after the newest run was replaced. */
+  assert_true(id3 > id2);
+  sqlite3_close(db);
+  fp_store_close(s);
+}
+
+/* The version-v1 run saved first must survive a failed replacement untouched. */
+static void expect_v1_intact(sqlite3 *db, int64_t id) {
+  char sql[256];
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 1);
+  assert_int_equal(q_int(db, "SELECT id FROM fp_runs WHERE object_version = 'v1'"), id);
+  expect_text(db, "SELECT verdict FROM fp_runs", "failed");
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_column_profiles WHERE run_id = %lld",
+           (long long)id);
+  assert_int_equal(q_int(db, sql), 3);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_column_profiles"), 3);
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_findings WHERE run_id = %lld", (long long)id);
+  assert_int_equal(q_int(db, sql), 2);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_findings"), 2);
+}
+
+static void test_save_run_failure_rolls_back(void **state) {
+  fx *f = *state;
+  fp_store *s = open_ok(f->url);
+  fp_store_run good = sample_run("v1");
+  int64_t id = save_ok(s, &good);
+  sqlite3 *db = peer_open(f->path);
+
+  /* Second finding violates the severity CHECK after the delete, the run and the columns
+   * went in: all of it must be undone. */
+  fp_store_run bad = sample_run("v1");
+  bad.verdict = "passed";
+  fp_store_finding fnd[2] = {sample_findings[0], sample_findings[1]};
+  fnd[1].severity = "fatal";
+  bad.findings = fnd;
+  fp_diag d;
+  fp_diag_clear(&d);
+  int64_t bad_id = 77;
+  assert_int_equal(fp_store_save_run(s, &bad, &bad_id, &d), FP_ERR_DB);
+  assert_int_equal(bad_id, 0);
+  expect_contains(d.msg, "insert finding 2");
+  expect_contains(d.msg, "CHECK constraint failed");
+  assert_string_equal(d.key, bad.key);
+  expect_v1_intact(db, id);
+
+  /* A duplicate column index violates the primary key. */
+  fp_store_column cols[2] = {sample_cols[0], sample_cols[0]};
+  bad.findings = sample_findings;
+  bad.cols = cols;
+  bad.ncols = 2;
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_save_run(s, &bad, NULL, &d), FP_ERR_DB);
+  expect_contains(d.msg, "insert column profile 2");
+  expect_contains(d.msg, "UNIQUE constraint failed");
+  expect_v1_intact(db, id);
+
+  /* A bad verdict fails at the run insert. */
+  fp_store_run bad2 = sample_run("v1");
+  bad2.verdict = "maybe";
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_save_run(s, &bad2, NULL, &d), FP_ERR_DB);
+  expect_contains(d.msg, "insert run");
+  expect_v1_intact(db, id);
+
+  /* The handle is still usable: no transaction was left open. */
+  fp_store_run ok = sample_run("v9");
+  save_ok(s, &ok);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 2);
+  sqlite3_close(db);
+  fp_store_close(s);
+}
+
+static void test_save_run_busy_is_transient(void **state) {
+  fx *f = *state;
+  fp_store *s = open_ok(f->url);
+  sqlite3_busy_timeout(fp__sqlite_handle(s), 50); /* the default 10 s would slow the test */
+  sqlite3 *db = peer_open(f->path);
+  assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+  fp_store_run r = sample_run("v1");
+  fp_diag d;
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_save_run(s, &r, NULL, &d), FP_ERR_TRANSIENT);
+  expect_contains(d.msg, "begin transaction");
+  expect_contains(d.msg, "locked");
+  assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  save_ok(s, &r);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 1);
+  sqlite3_close(db);
+  fp_store_close(s);
+}
+
+static void test_save_run_rejects_bad_arguments(void **state) {
+  (void)state;
+  fp_store *s = open_ok("sqlite://:memory:");
+  fp_diag d;
+  fp_diag_clear(&d);
+  fp_store_run r = sample_run("v1");
+  r.bucket = NULL;
+  assert_int_equal(fp_store_save_run(s, &r, NULL, &d), FP_ERR_INVAL);
+  r = sample_run("v1");
+  r.report_json = NULL;
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_save_run(s, &r, NULL, &d), FP_ERR_INVAL);
+  r = sample_run("v1");
+  r.rows = UINT64_MAX;
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_save_run(s, &r, NULL, &d), FP_ERR_INVAL);
+  expect_contains(d.msg, "BIGINT");
+  r = sample_run("v1");
+  r.cols = NULL;
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_save_run(s, &r, NULL, &d), FP_ERR_INVAL);
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_save_run(NULL, &r, NULL, &d), FP_ERR_INVAL);
+  fp_store_run_list l;
+  assert_int_equal(fp_store_list_runs(s, 0, &l, NULL), FP_OK);
+  assert_int_equal(l.n, 0); /* nothing was written by the rejected calls */
+  fp_store_run_list_free(&l);
+  fp_store_close(s);
+}
+
+/* ---- reading ----------------------------------------------------------------------- */
+
+static void test_list_runs_order_and_limit(void **state) {
+  fx *f = *state;
+  fp_store *s = open_ok(f->url);
+  static const char *const fin[] = {"2024-01-01T00:00:00.000Z", "2024-03-01T00:00:00.000Z",
+                                    "2024-02-01T00:00:00.000Z", "2024-03-01T00:00:00.000Z"};
+  static const char *const ver[] = {"a", "b", "c", "d"};
+  int64_t ids[4];
+  for (int i = 0; i < 4; i++) {
+    fp_store_run r = sample_run(ver[i]);
+    r.finished_at = fin[i];
+    r.rows = 10 + (uint64_t)i;
+    r.contract = i == 2 ? NULL : "officer_detail";
+    ids[i] = save_ok(s, &r);
+  }
+  fp_store_close(s);
+  s = open_ok(f->url); /* persisted */
+
+  fp_store_run_list l;
+  fp_diag d;
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_list_runs(s, 0, &l, &d), FP_OK);
+  assert_int_equal(l.n, 4);
+  /* newest finished first; the tie on 2024-03-01 goes to the later id */
+  assert_string_equal(l.items[0].object_version, "d");
+  assert_string_equal(l.items[1].object_version, "b");
+  assert_string_equal(l.items[2].object_version, "c");
+  assert_string_equal(l.items[3].object_version, "a");
+  assert_int_equal(l.items[0].id, ids[3]);
+  assert_int_equal(l.items[3].id, ids[0]);
+  assert_string_equal(l.items[1].bucket, "raw-bucket");
+  assert_string_equal(l.items[1].key, "officers/2024/Officer_Detail.csv");
+  assert_string_equal(l.items[1].verdict, "failed");
+  assert_string_equal(l.items[1].finished_at, "2024-03-01T00:00:00.000Z");
+  assert_string_equal(l.items[1].contract, "officer_detail");
+  assert_null(l.items[2].contract);
+  assert_int_equal(l.items[1].rows, 11);
+  assert_int_equal(l.items[1].errors, 7);
+  assert_int_equal(l.items[1].warnings, 1);
+  fp_store_run_list_free(&l);
+  assert_null(l.items);
+  assert_int_equal(l.n, 0);
+  fp_store_run_list_free(&l); /* twice is harmless */
+
+  assert_int_equal(fp_store_list_runs(s, 2, &l, &d), FP_OK);
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.items[1].object_version, "b");
+  fp_store_run_list_free(&l);
+  fp_store_close(s);
+}
+
+static void test_list_runs_many_grows(void **state) {
+  (void)state;
+  fp_store *s = open_ok("sqlite://:memory:");
+  char v[16];
+  for (int i = 0; i < 40; i++) {
+    snprintf(v, sizeof v, "v%02d", i);
+    fp_store_run r = sample_run(v);
+    save_ok(s, &r);
+  }
+  fp_store_run_list l;
+  assert_int_equal(fp_store_list_runs(s, 1000, &l, NULL), FP_OK);
+  assert_int_equal(l.n, 40);
+  assert_string_equal(l.items[0].object_version, "v39"); /* same finished_at: by id */
+  fp_store_run_list_free(&l);
+  fp_store_close(s);
+}
+
+static void test_get_report_not_found(void **state) {
+  (void)state;
+  fp_store *s = open_ok("sqlite://:memory:");
+  fp_diag d;
+  fp_diag_clear(&d);
+  char *json = (char *)"stale";
+  assert_int_equal(fp_store_get_report(s, 12345, &json, &d), FP_ERR_NOT_FOUND);
+  assert_null(json);
+  assert_int_equal(d.code, FP_ERR_NOT_FOUND);
+  expect_contains(d.msg, "12345");
+  fp_store_close(s);
+}
+
+static void test_now_format(void **state) {
+  (void)state;
+  char now[32];
+  fp__store_now(now);
+  assert_int_equal(strlen(now), 24);
+  assert_int_equal(now[4], '-');
+  assert_int_equal(now[10], 'T');
+  assert_int_equal(now[19], '.');
+  assert_int_equal(now[23], 'Z');
+}
+
+int main(void) {
+  fp_log_set_level(FP_LOG_WARN); /* keep "applied migration" lines out of the output */
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_url_relative_absolute_memory),
+      cmocka_unit_test(test_url_malformed_sqlite),
+      cmocka_unit_test(test_url_postgres_not_implemented_masked),
+      cmocka_unit_test(test_url_unknown_scheme_config_masked),
+      cmocka_unit_test(test_open_memory),
+      cmocka_unit_test_setup_teardown(test_open_relative_path_is_under_cwd, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_open_unwritable_path_is_db_error, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_open_sets_wal_and_foreign_keys, fx_setup, fx_teardown),
+      cmocka_unit_test(test_migration_arrays_agree),
+      cmocka_unit_test_setup_teardown(test_migrations_fresh_then_idempotent, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_migrations_refuse_newer_schema, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_migrations_concurrent_open_applies_once, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_save_run_round_trip, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_save_run_defaults, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_save_run_replaces_same_version, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_save_run_failure_rolls_back, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_save_run_busy_is_transient, fx_setup, fx_teardown),
+      cmocka_unit_test(test_save_run_rejects_bad_arguments),
+      cmocka_unit_test_setup_teardown(test_list_runs_order_and_limit, fx_setup, fx_teardown),
+      cmocka_unit_test(test_list_runs_many_grows),
+      cmocka_unit_test(test_get_report_not_found),
+      cmocka_unit_test(test_now_format),
+  };
+  return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
