@@ -1,0 +1,292 @@
+/* findings.c — the findings collector: exact counts per (code, field), capped samples,
+ * first-seen group order. Groups live in one array (the order reports use) with an
+ * open-addressing index over it; a one-entry cache catches the usual run of identical
+ * findings. Stored text (cells, notes, names) is always valid UTF-8: invalid bytes and NULs
+ * become U+FFFD, cells are cut to 200 bytes on a character boundary. Besides the per-group
+ * cap, all samples together are bounded (FINDINGS_SAMPLE_BYTES), so a pathological file
+ * with thousands of (code, field) groups cannot grow memory without bound; groups past that
+ * budget still count exactly and report capped = true. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fp/fp_findings.h"
+#include "quality/quality_int.h"
+
+#define DEFAULT_SAMPLE_CAP 100
+#define CELL_MAX_BYTES 200
+#define NOTE_MAX_BYTES 1024
+#define NAME_MAX_BYTES 1024
+#define FINDINGS_SAMPLE_BYTES ((size_t)64 << 20)
+
+typedef struct group_aux {
+  uint64_t key_hash;
+  size_t samples_cap; /* allocated sample slots */
+} group_aux;
+
+struct fp_findings {
+  size_t sample_cap;
+  fp_finding_group *groups; /* first-seen order */
+  group_aux *aux;
+  size_t ngroups, groups_cap;
+  uint32_t *index; /* group index + 1, 0 = empty; size index_cap (power of two) */
+  size_t index_cap;
+  size_t last; /* group index + 1 of the last hit, 0 = none */
+  size_t sample_bytes;
+};
+
+static const struct {
+  const char *code, *title;
+} titles[] = {
+    {"error", "Error"},
+    {"general-error", "General Error"},
+    {"package-error", "Package Error"},
+    {"resource-error", "Resource Error"},
+    {"source-error", "Source Error"},
+    {"scheme-error", "Scheme Error"},
+    {"format-error", "Format Error"},
+    {"encoding-error", "Encoding Error"},
+    {"compression-error", "Compression Error"},
+    {"hash-count", "Hash Count Error"},
+    {"byte-count", "Byte Count Error"},
+    {"field-count", "Field Count Error"},
+    {"row-count", "Row Count Error"},
+    {"table-dimensions", "Table Dimensions Error"},
+    {"schema-error", "Schema Error"},
+    {"field-error", "Field Error"},
+    {"dialect-error", "Dialect Error"},
+    {"checklist-error", "Checklist Error"},
+    {"check-error", "Check Error"},
+    {"table-error", "Table Error"},
+    {"header-error", "Header Error"},
+    {"blank-header", "Blank Header"},
+    {"label-error", "Label Error"},
+    {"extra-label", "Extra Label"},
+    {"missing-label", "Missing Label"},
+    {"blank-label", "Blank Label"},
+    {"duplicate-label", "Duplicate Label"},
+    {"incorrect-label", "Incorrect Label"},
+    {"unmatched-header", "Unmatched Header"},
+    {"row-error", "Row Error"},
+    {"blank-row", "Blank Row"},
+    {"primary-key", "Primary Key Error"},
+    {"foreign-key", "Foreign Key Error"},
+    {"duplicate-row", "Duplicate Row"},
+    {"row-constraint", "Row Constraint"},
+    {"cell-error", "Cell Error"},
+    {"extra-cell", "Extra Cell"},
+    {"missing-cell", "Missing Cell"},
+    {"type-error", "Type Error"},
+    {"constraint-error", "Constraint Error"},
+    {"unique-error", "Unique Error"},
+    {"deviated-value", "Deviated Value"},
+    {"deviated-cell", "Deviated Cell"},
+    {"required-value", "Required Value"},
+    {"ascii-value", "Ascii Value"},
+    {"truncated-value", "Truncated Value"},
+    {"forbidden-value", "Forbidden Value"},
+    {"sequential-value", "Sequential Value"},
+};
+
+const char *fp_finding_title(const char *code) {
+  if (!code) return "";
+  for (size_t i = 0; i < sizeof titles / sizeof titles[0]; i++)
+    if (!strcmp(titles[i].code, code)) return titles[i].title;
+  return code;
+}
+
+const char *fp_severity_name(fp_severity s) {
+  switch (s) {
+    case FP_SEV_INFO: return "info";
+    case FP_SEV_WARNING: return "warning";
+    default: return "error";
+  }
+}
+
+/* FNV-1a over the code, mixed with the field number. */
+static uint64_t key_hash(const char *code, uint32_t field) {
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char *p = (const unsigned char *)code; *p; p++)
+    h = (h ^ *p) * 1099511628211ull;
+  h ^= (uint64_t)field * 0x9E3779B97F4A7C15ull;
+  h ^= h >> 31;
+  return h;
+}
+
+fp_err fp_findings_new(size_t sample_cap, fp_findings **out) {
+  if (!out) return FP_ERR_INVAL;
+  *out = NULL;
+  fp_findings *f = calloc(1, sizeof *f);
+  if (!f) return FP_ERR_NOMEM;
+  f->sample_cap = sample_cap ? sample_cap : DEFAULT_SAMPLE_CAP;
+  *out = f;
+  return FP_OK;
+}
+
+void fp_findings_free(fp_findings *f) {
+  if (!f) return;
+  for (size_t i = 0; i < f->ngroups; i++) {
+    fp_finding_group *g = &f->groups[i];
+    for (size_t j = 0; j < g->nsamples; j++) {
+      free(g->samples[j].cell);
+      free(g->samples[j].note);
+    }
+    free(g->samples);
+    free(g->code);
+    free(g->field_name);
+    free(g->message);
+  }
+  free(f->groups);
+  free(f->aux);
+  free(f->index);
+  free(f);
+}
+
+/* Returns the group index or -1. */
+static long lookup(const fp_findings *f, const char *code, uint32_t field, uint64_t h) {
+  if (f->last) {
+    const fp_finding_group *g = &f->groups[f->last - 1];
+    if (g->field == field && !strcmp(g->code, code)) return (long)f->last - 1;
+  }
+  if (!f->index_cap) return -1;
+  size_t mask = f->index_cap - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    uint32_t v = f->index[i];
+    if (!v) return -1;
+    const fp_finding_group *g = &f->groups[v - 1];
+    if (f->aux[v - 1].key_hash == h && g->field == field && !strcmp(g->code, code))
+      return (long)v - 1;
+  }
+}
+
+static void index_put(fp_findings *f, size_t gi) {
+  size_t mask = f->index_cap - 1;
+  size_t i = f->aux[gi].key_hash & mask;
+  while (f->index[i]) i = (i + 1) & mask;
+  f->index[i] = (uint32_t)(gi + 1);
+}
+
+static fp_err ensure_room(fp_findings *f) {
+  if (f->ngroups == f->groups_cap) {
+    size_t nc = f->groups_cap ? f->groups_cap * 2 : 16;
+    fp_finding_group *g = realloc(f->groups, nc * sizeof *g);
+    if (!g) return FP_ERR_NOMEM;
+    f->groups = g;
+    group_aux *a = realloc(f->aux, nc * sizeof *a);
+    if (!a) return FP_ERR_NOMEM;
+    f->aux = a;
+    f->groups_cap = nc;
+  }
+  if ((f->ngroups + 1) * 2 > f->index_cap) { /* keep the index at most half full */
+    size_t nc = f->index_cap ? f->index_cap * 2 : 32;
+    uint32_t *idx = calloc(nc, sizeof *idx);
+    if (!idx) return FP_ERR_NOMEM;
+    free(f->index);
+    f->index = idx;
+    f->index_cap = nc;
+    for (size_t i = 0; i < f->ngroups; i++) index_put(f, i);
+  }
+  return FP_OK;
+}
+
+static fp_err new_group(fp_findings *f, const char *code, fp_severity sev, uint32_t field,
+                        const char *field_name, uint64_t h, size_t *gi) {
+  fp_err e = ensure_room(f);
+  if (e) return e;
+  fp_finding_group g;
+  memset(&g, 0, sizeof g);
+  g.code = fp__utf8_sanitize(code, strlen(code), NAME_MAX_BYTES, NULL);
+  g.message = fp__utf8_sanitize(fp_finding_title(code), strlen(fp_finding_title(code)),
+                                NAME_MAX_BYTES, NULL);
+  if (field && field_name)
+    g.field_name = fp__utf8_sanitize(field_name, strlen(field_name), NAME_MAX_BYTES, NULL);
+  if (!g.code || !g.message || (field && field_name && !g.field_name)) {
+    free(g.code);
+    free(g.message);
+    free(g.field_name);
+    return FP_ERR_NOMEM;
+  }
+  g.severity = sev;
+  g.field = field;
+  size_t i = f->ngroups++;
+  f->groups[i] = g;
+  f->aux[i].key_hash = h;
+  f->aux[i].samples_cap = 0;
+  index_put(f, i);
+  *gi = i;
+  return FP_OK;
+}
+
+static bool group_wants_sample(const fp_findings *f, const fp_finding_group *g) {
+  return g->nsamples < f->sample_cap && f->sample_bytes < FINDINGS_SAMPLE_BYTES;
+}
+
+bool fp__findings_wants_sample(const fp_findings *f, const char *code, uint32_t field) {
+  if (!f || !code) return false;
+  long gi = lookup(f, code, field, key_hash(code, field));
+  if (gi < 0) return f->sample_bytes < FINDINGS_SAMPLE_BYTES;
+  return group_wants_sample(f, &f->groups[gi]);
+}
+
+static fp_err add_sample(fp_findings *f, size_t gi, uint64_t row, uint32_t field, const char *cell,
+                         size_t cell_len, const char *note) {
+  fp_finding_group *g = &f->groups[gi];
+  group_aux *a = &f->aux[gi];
+  if (g->nsamples == a->samples_cap) {
+    size_t nc = a->samples_cap ? a->samples_cap * 2 : 4;
+    if (nc > f->sample_cap) nc = f->sample_cap;
+    fp_finding_sample *s = realloc(g->samples, nc * sizeof *s);
+    if (!s) return FP_ERR_NOMEM;
+    g->samples = s;
+    a->samples_cap = nc;
+  }
+  fp_finding_sample s = {row, field, NULL, NULL};
+  if (cell) s.cell = fp__utf8_sanitize(cell, cell_len, CELL_MAX_BYTES, NULL);
+  if (note) s.note = fp__utf8_sanitize(note, strlen(note), NOTE_MAX_BYTES, NULL);
+  if ((cell && !s.cell) || (note && !s.note)) {
+    free(s.cell);
+    free(s.note);
+    return FP_ERR_NOMEM;
+  }
+  f->sample_bytes +=
+      sizeof s + (s.cell ? strlen(s.cell) + 1 : 0) + (s.note ? strlen(s.note) + 1 : 0);
+  g->samples[g->nsamples++] = s;
+  return FP_OK;
+}
+
+fp_err fp_findings_add(fp_findings *f, const char *code, fp_severity sev, uint64_t row,
+                       uint32_t field, const char *field_name, const char *cell, size_t cell_len,
+                       const char *note) {
+  if (!f || !code) return FP_ERR_INVAL;
+  uint64_t h = key_hash(code, field);
+  long found = lookup(f, code, field, h);
+  size_t gi;
+  if (found >= 0) {
+    gi = (size_t)found;
+  } else {
+    fp_err e = new_group(f, code, sev, field, field_name, h, &gi);
+    if (e) return e;
+  }
+  f->last = gi + 1;
+  fp_finding_group *g = &f->groups[gi];
+  g->count++;
+  fp_err e = FP_OK;
+  if (group_wants_sample(f, g)) e = add_sample(f, gi, row, field, cell, cell_len, note);
+  g->capped = g->count > g->nsamples; /* the count stays exact even if the sample failed */
+  return e;
+}
+
+size_t fp_findings_count_groups(const fp_findings *f) {
+  return f ? f->ngroups : 0;
+}
+
+const fp_finding_group *fp_findings_group(const fp_findings *f, size_t i) {
+  return (f && i < f->ngroups) ? &f->groups[i] : NULL;
+}
+
+uint64_t fp_findings_total(const fp_findings *f, fp_severity sev) {
+  uint64_t t = 0;
+  if (!f) return 0;
+  for (size_t i = 0; i < f->ngroups; i++)
+    if (f->groups[i].severity == sev) t += f->groups[i].count;
+  return t;
+}
