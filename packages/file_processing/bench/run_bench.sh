@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# run_bench.sh — what `make bench` runs: throughput and peak memory of file-processing on a
+# generated ~1 GiB Officer_Detail.csv, side by side with `wc -l` on the same file in the same
+# run, plus a memory-growth check (peak RSS on a 256 MiB file vs the 1 GiB file).
+#
+# usage: run_bench.sh BUILD_DIR
+#
+# BUILD_DIR must hold fp-gen-officers and (unless FP_BENCH_CMD is set) file-processing.
+# The inputs are generated once by fp-gen-officers (--seed 42, default defect rate) outside
+# the repository and reused while their recorded size and generator fingerprint match.
+#
+# Measured, each the median of FP_BENCH_RUNS runs with a warm page cache, timed by GNU time
+# (/usr/bin/time -f '%e %M', Debian package `time`):
+#   wc -l FILE
+#   CMD profile FILE --report TMPDIR/report.json   (exit 0 = valid, 1 = data invalid: fine)
+#   CMD rows --count FILE                          (parse only; if `CMD rows --help` exits 0)
+#
+# Environment:
+#   FP_BENCH_DIR    directory for the generated inputs (default /var/tmp/fp-bench)
+#   FP_BENCH_CMD    command to benchmark instead of BUILD_DIR/file-processing, split on
+#                   spaces; use it to benchmark another build or a stand-in, e.g.
+#                     FP_BENCH_CMD=/path/to/other/build/file-processing make bench
+#                     FP_BENCH_CMD="python3 /tmp/my_profiler.py" bash run_bench.sh build
+#   FP_BENCH_RUNS   runs per measurement, median reported (default 3)
+#   FP_BENCH_MAX_RSS_GROWTH
+#                   fail when the job's peak RSS on 1 GiB exceeds this multiple of its peak
+#                   on 256 MiB (default 1.5)
+#
+# The report goes to a scratch file so that writing it is part of the measured work.
+#
+# Exit status: 0 ok; 1 a benchmarked command failed (its stderr is printed) or memory grew
+# with file size; 2 usage or missing prerequisites.
+set -euo pipefail
+
+PROG=run_bench.sh
+usage_error() {
+  echo "$PROG: $*" >&2
+  echo "usage: $PROG BUILD_DIR   (see the header of this script for the environment)" >&2
+  exit 2
+}
+
+[[ $# -eq 1 ]] || usage_error "expected exactly one argument, BUILD_DIR"
+BUILD_DIR=$1
+GEN=$BUILD_DIR/fp-gen-officers
+BENCH_DIR=${FP_BENCH_DIR:-/var/tmp/fp-bench}
+RUNS=${FP_BENCH_RUNS:-3}
+MAX_GROWTH=${FP_BENCH_MAX_RSS_GROWTH:-1.5}
+SEED=42
+TIME=/usr/bin/time
+
+if [[ -n ${FP_BENCH_CMD:-} ]]; then
+  read -r -a CMD <<<"$FP_BENCH_CMD"
+else
+  CMD=("$BUILD_DIR/file-processing")
+  [[ -x ${CMD[0]} ]] || usage_error "${CMD[0]} not found: build first (make build)"
+fi
+[[ -x $GEN ]] || usage_error "$GEN not found: build first (make build)"
+[[ -x $TIME ]] || usage_error "$TIME not found: apt-get install -y time"
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || usage_error "FP_BENCH_RUNS must be a positive integer"
+[[ $MAX_GROWTH =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage_error "FP_BENCH_MAX_RSS_GROWTH must be a number"
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# ------------------------------------------------------------------------------ inputs
+
+# A change in the generator's output changes this checksum, so stale inputs get rebuilt.
+gen_fingerprint() {
+  "$GEN" --rows 500 --seed "$SEED" --defects 0.05 | cksum | cut -d' ' -f1
+}
+
+# ensure_input FILE SIZE: generate FILE with --bytes SIZE unless an identical one is there.
+# FILE.meta records the generator fingerprint, the arguments and the resulting byte size.
+ensure_input() {
+  local file=$1 size=$2 meta=$1.meta want have_size start end
+  want="fingerprint=$(gen_fingerprint) args=--bytes $size --seed $SEED"
+  if [[ -f $file && -f $meta ]] && [[ $(head -n 1 "$meta") == "$want" ]]; then
+    have_size=$(stat -c %s "$file")
+    if [[ $(sed -n 2p "$meta") == "size=$have_size" ]]; then
+      echo "input: reusing $file ($have_size bytes)"
+      return
+    fi
+  fi
+  echo "input: generating $file (--bytes $size --seed $SEED) ..."
+  rm -f "$file" "$meta"
+  start=$(date +%s.%N)
+  "$GEN" --bytes "$size" --seed "$SEED" -o "$file.tmp.$$"
+  end=$(date +%s.%N)
+  have_size=$(stat -c %s "$file.tmp.$$")
+  mv "$file.tmp.$$" "$file"
+  printf '%s\nsize=%s\n' "$want" "$have_size" >"$meta"
+  awk -v b="$have_size" -v s="$start" -v e="$end" \
+    'BEGIN { t = e - s; if (t < 0.001) t = 0.001;
+             printf "input: %d bytes in %.2f s (%.0f MB/s)\n", b, t, b / 1e6 / t }'
+}
+
+mkdir -p "$BENCH_DIR"
+avail_kb=$(df -Pk "$BENCH_DIR" | awk 'NR == 2 { print $4 }')
+BIG=$BENCH_DIR/officers_1g.csv
+SMALL=$BENCH_DIR/officers_256m.csv
+if [[ ! -f $BIG || ! -f $SMALL ]] && ((avail_kb < 1500000)); then
+  usage_error "need ~1.3 GiB free in $BENCH_DIR (set FP_BENCH_DIR elsewhere)"
+fi
+ensure_input "$BIG" 1G
+ensure_input "$SMALL" 256M
+echo "input: warming the page cache"
+cat "$BIG" "$SMALL" >/dev/null
+
+# ------------------------------------------------------------------------------ measuring
+
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# measure OK_CODES CMD...: runs CMD (stdout discarded) RUNS times; sets M_WALL (seconds)
+# and M_RSS (KB), medians. An exit status outside OK_CODES (space-separated) prints the
+# command's stderr and ends the benchmark with status 1.
+measure() {
+  local ok=$1 i rc line walls=() rsss=()
+  shift
+  for ((i = 0; i < RUNS; i++)); do
+    rc=0
+    "$TIME" -f '%e %M' -o "$TMP/time" "$@" >/dev/null 2>"$TMP/stderr" || rc=$?
+    if [[ " $ok " != *" $rc "* ]]; then
+      echo "$PROG: '$*' exited with status $rc; its stderr:" >&2
+      tail -n 50 "$TMP/stderr" >&2
+      exit 1
+    fi
+    line=$(tail -n 1 "$TMP/time") # GNU time may write a "non-zero status" line first
+    walls+=("${line% *}")
+    rsss+=("${line#* }")
+  done
+  M_WALL=$(median "${walls[@]}")
+  M_RSS=$(median "${rsss[@]}")
+}
+
+BIG_BYTES=$(stat -c %s "$BIG")
+NAME=$(basename "${CMD[0]}")
+ROWS=()
+row() { # row LABEL: appends the last measurement to the table
+  ROWS+=("$1|$M_WALL|$M_RSS")
+}
+
+echo "measuring: median of $RUNS runs each, ${CMD[*]}"
+measure "0" wc -l "$BIG"
+WC_WALL=$M_WALL
+row "wc -l"
+measure "0 1" "${CMD[@]}" profile "$BIG" --report "$TMP/report.json"
+JOB_RSS_BIG=$M_RSS
+row "$NAME profile"
+if "${CMD[@]}" rows --help >/dev/null 2>&1; then
+  measure "0" "${CMD[@]}" rows --count "$BIG"
+  row "$NAME rows --count (parse only)"
+else
+  echo "note: '${CMD[*]} rows --help' failed: skipping the parse-only measurement"
+fi
+measure "0 1" "${CMD[@]}" profile "$SMALL" --report "$TMP/report.json"
+JOB_RSS_SMALL=$M_RSS
+
+# ------------------------------------------------------------------------------ report
+
+echo
+printf 'file: %s (%s bytes)   host: %s CPUs, %s\n' "$BIG" "$BIG_BYTES" "$(nproc)" \
+  "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
+printf '%-36s %9s %9s %11s %13s\n' tool "wall s" "MB/s" "x wc -l" "peak RSS MB"
+for r in "${ROWS[@]}"; do
+  IFS='|' read -r label wall rss <<<"$r"
+  awk -v l="$label" -v w="$wall" -v k="$rss" -v b="$BIG_BYTES" -v base="$WC_WALL" \
+    'BEGIN { t = w < 0.01 ? 0.01 : w; bt = base < 0.01 ? 0.01 : base;
+             printf "%-36s %9.2f %9.0f %11.2f %13.1f\n", l, w, b / 1e6 / t, t / bt, k / 1024 }'
+done
+echo "(x wc -l = wall time divided by wc -l's wall time; MB = 10^6 bytes for throughput)"
+echo
+
+verdict=$(awk -v s="$JOB_RSS_SMALL" -v b="$JOB_RSS_BIG" -v m="$MAX_GROWTH" \
+  'BEGIN { r = s > 0 ? b / s : 0;
+           printf "memory growth: profile peak RSS %.1f MB at 256 MiB vs %.1f MB at 1 GiB" \
+                  " (x%.2f, limit x%s): %s\n", s / 1024, b / 1024, r, m, r <= m ? "OK" : "GROWS" }')
+echo "$verdict"
+if [[ $verdict == *GROWS ]]; then
+  echo "$PROG: peak memory grows with file size" >&2
+  exit 1
+fi
