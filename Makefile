@@ -1,4 +1,5 @@
 # file-processing — front door. `make demo` and `make test` do all the set-up.
+MAKEFLAGS  += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)

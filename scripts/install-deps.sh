@@ -8,8 +8,13 @@ PKGS=(
   libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libyaml-dev
   libpcre2-dev libxxhash-dev libsqlite3-dev libpq-dev zlib1g-dev libzstd-dev
   libcmocka-dev
-  python3 sqlite3 gzip zstd time
+  python3 python3-botocore sqlite3 gzip zstd time
 )
+# Node.js runs the S3/SQS test peers (npm packages pinned in the tests' package.json).
+# Keep an existing node (it may not come from Debian); otherwise take Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PKGS+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -7,11 +7,25 @@
  *
  * RFC 4180 plus what real files do: quoted fields holding delimiters, doubled quotes and
  * line breaks; LF, CRLF and lone CR line ends; a UTF-8 BOM at the start is skipped.
- * Text outside quotes after a closing quote (a"b"c) is kept literally, the record flagged
- * FP_REC_STRAY_QUOTE. Encoding problems (invalid UTF-8, NUL) and an unterminated quote at
- * EOF do not stop the reader: the record carries a flag and the first offending byte
- * offset, so callers can report an encoding-error finding. Exceeding max_row_bytes or
- * max_columns is a hard FP_ERR_LIMIT with row and byte offset in the diag. */
+ * Encoding problems (invalid UTF-8, NUL) and an unterminated quote at EOF do not stop the
+ * reader: the record carries a flag and the first offending byte offset, so callers can
+ * report an encoding-error finding. Exceeding max_row_bytes or max_columns is a hard
+ * FP_ERR_LIMIT with row and byte offset in the diag.
+ *
+ * Where RFC 4180 says nothing, cells are what Python's csv module (strict=False) returns:
+ *  - a quote inside an unquoted field is kept literally: a"b -> a"b;
+ *  - after a closing quote, text up to the delimiter is kept literally and the field goes
+ *    on unquoted: "a"b -> ab, "a" x -> a x, a"b"c -> a"b"c;
+ *    both flag FP_REC_STRAY_QUOTE with bad_offset at the quote / the first byte after the
+ *    closing quote;
+ *  - escape_char works inside and outside quotes (\x -> x, also for delimiter, quote and
+ *    line breaks); an escape_char as the very last input byte is kept literally;
+ *  - double_quote=false: a quote always ends the quoted part: "a""b" -> a"b" (flagged);
+ *  - skip_initial_space drops spaces right after a delimiter (and at a record start).
+ * Differences from Python: a blank line is a record of one empty cell (Python: []); a BOM
+ * is skipped; EOF inside quotes delivers the record flagged FP_REC_UNTERMINATED.
+ * Records tile the input: the first starts after the BOM (if any), each next one at
+ * byte_offset + raw_bytes of the one before. */
 #ifndef FP_CSV_H
 #define FP_CSV_H
 
@@ -26,7 +40,7 @@ typedef struct fp_csv_dialect {
   char delimiter;    /* default ',' */
   char quote_char;   /* default '"'; '\0' disables quoting */
   bool double_quote; /* "" inside quotes is one quote (default true) */
-  char escape_char;  /* '\0' = none (default); else \x inside quotes yields x */
+  char escape_char;  /* '\0' = none (default); else \x yields x (inside or outside quotes) */
   bool header;       /* first record is the header (default true) */
   bool skip_initial_space; /* default false */
 } fp_csv_dialect;
@@ -36,7 +50,9 @@ void fp_csv_dialect_default(fp_csv_dialect *d);
 /* Sniffs delimiter (among , ; TAB |), quote and header presence from the first block of a
  * file (like Python's csv.Sniffer: delimiter consistent across lines, header whose cells
  * differ in type from the rows below). Returns FP_OK and fills out (defaults when unsure).
- * confident is set to false when the guess fell back to defaults. */
+ * confident is set to false when the guess fell back to defaults (',' with header).
+ * A header vote that ties counts as a header (Python says no). A 64 KiB sample that does
+ * not end in a line break has its last, cut line ignored. Details in src/csv/sniff.c. */
 fp_err fp_csv_sniff(const char *buf, size_t n, fp_csv_dialect *out, bool *confident);
 
 enum {
@@ -63,18 +79,26 @@ typedef struct fp_csv_record {
   uint64_t index;        /* 1-based record number in the file (header, if any, is 1) */
   uint64_t byte_offset;  /* offset of the record's first byte in the (decompressed) input,
                             BOM included in the count */
-  uint64_t bad_offset;   /* first invalid byte when INVALID_UTF8/HAS_NUL/STRAY_QUOTE is set */
+  uint64_t bad_offset;   /* first offending byte (absolute input offset) over all
+                            INVALID_UTF8/HAS_NUL/STRAY_QUOTE problems; 0 when none is set.
+                            UTF-8 is checked per cell after unescaping: a sequence cut by a
+                            delimiter is invalid, one cut by a feed() boundary is not */
   uint64_t raw_bytes;    /* bytes the record occupied in the input, line end included */
 } fp_csv_record;
 
-/* Return non-FP_OK to stop the reader; that code is returned from feed/finish. */
+/* Return non-FP_OK to stop the reader; that code is returned from feed/finish (and from
+ * every later call: errors are sticky). d is the diag passed to that feed/finish. */
 typedef fp_err (*fp_csv_record_fn)(void *ud, const fp_csv_record *rec, fp_diag *d);
 
 typedef struct fp_csv_opts {
   fp_csv_dialect dialect;
   bool sniff;            /* true: ignore dialect, sniff from the first 64 KiB */
-  size_t max_row_bytes;  /* default 16 MiB when 0 */
+  size_t max_row_bytes;  /* cell bytes of one record after unescaping; default 16 MiB when
+                            0; at most 4 GiB - 16 */
   size_t max_columns;    /* default 16384 when 0 */
+  /* Either limit exceeded: FP_ERR_LIMIT; the diag has row = the record's index, column =
+   * the cell being filled (max_columns + 1 for too many columns), byte_offset = the
+   * record's first byte, and a message naming the option and the offending byte. */
   bool check_utf8;       /* default true via fp_csv_opts_default */
   fp_csv_record_fn on_record;
   void *ud;
