@@ -49,6 +49,10 @@ fp_err fp_findings_add(fp_findings *f, const char *code, fp_severity sev, uint64
                        uint32_t field, const char *field_name, const char *cell,
                        size_t cell_len, const char *note);
 
+/* Overrides the severity of every later finding with this code (a contract's
+ * checks.severity); ignore = do not record them at all (counts included). Copies code. */
+fp_err fp_findings_override(fp_findings *f, const char *code, fp_severity sev, bool ignore);
+
 /* Groups in first-seen order; borrowed, valid until the next add or free. */
 size_t fp_findings_count_groups(const fp_findings *f);
 const fp_finding_group *fp_findings_group(const fp_findings *f, size_t i);

@@ -23,6 +23,12 @@ typedef struct group_aux {
   size_t samples_cap; /* allocated sample slots */
 } group_aux;
 
+typedef struct fp_severity_override_entry {
+  char *code;
+  fp_severity sev;
+  bool ignore;
+} fp_severity_override_entry;
+
 struct fp_findings {
   size_t sample_cap;
   fp_finding_group *groups; /* first-seen order */
@@ -32,6 +38,8 @@ struct fp_findings {
   size_t index_cap;
   size_t last; /* group index + 1 of the last hit, 0 = none */
   size_t sample_bytes;
+  fp_severity_override_entry *overrides; /* a contract's checks.severity; a handful */
+  size_t noverrides;
 };
 
 static const struct {
@@ -138,6 +146,8 @@ void fp_findings_free(fp_findings *f) {
   free(f->groups);
   free(f->aux);
   free(f->index);
+  for (size_t i = 0; i < f->noverrides; i++) free(f->overrides[i].code);
+  free(f->overrides);
   free(f);
 }
 
@@ -253,10 +263,33 @@ static fp_err add_sample(fp_findings *f, size_t gi, uint64_t row, uint32_t field
   return FP_OK;
 }
 
+fp_err fp_findings_override(fp_findings *f, const char *code, fp_severity sev, bool ignore) {
+  if (!f || !code) return FP_ERR_INVAL;
+  fp_severity_override_entry *p =
+      realloc(f->overrides, (f->noverrides + 1) * sizeof *f->overrides);
+  if (!p) return FP_ERR_NOMEM;
+  f->overrides = p;
+  char *c = strdup(code);
+  if (!c) return FP_ERR_NOMEM;
+  f->overrides[f->noverrides++] = (fp_severity_override_entry){c, sev, ignore};
+  return FP_OK;
+}
+
+/* Applies an override to (code, sev); returns false when the code is ignored. */
+static bool apply_override(const fp_findings *f, const char *code, fp_severity *sev) {
+  for (size_t i = 0; i < f->noverrides; i++) {
+    if (strcmp(f->overrides[i].code, code) != 0) continue;
+    if (f->overrides[i].ignore) return false;
+    *sev = f->overrides[i].sev;
+  }
+  return true;
+}
+
 fp_err fp_findings_add(fp_findings *f, const char *code, fp_severity sev, uint64_t row,
                        uint32_t field, const char *field_name, const char *cell, size_t cell_len,
                        const char *note) {
   if (!f || !code) return FP_ERR_INVAL;
+  if (f->noverrides && !apply_override(f, code, &sev)) return FP_OK;
   uint64_t h = key_hash(code, field);
   long found = lookup(f, code, field, h);
   size_t gi;

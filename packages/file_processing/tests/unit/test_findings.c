@@ -255,6 +255,22 @@ static void test_null_safety(void **state) {
   fp_findings_free(f);
 }
 
+static void test_overrides(void **state) {
+  (void)state;
+  fp_findings *f = NULL;
+  assert_int_equal(fp_findings_new(0, &f), FP_OK);
+  assert_int_equal(fp_findings_override(f, "type-error", FP_SEV_WARNING, false), FP_OK);
+  assert_int_equal(fp_findings_override(f, "blank-row", FP_SEV_ERROR, true), FP_OK);
+  assert_int_equal(fp_findings_add(f, "type-error", FP_SEV_ERROR, 2, 1, "a", "x", 1, NULL), FP_OK);
+  assert_int_equal(fp_findings_add(f, "blank-row", FP_SEV_ERROR, 3, 0, NULL, NULL, 0, NULL), FP_OK);
+  assert_int_equal(fp_findings_add(f, "extra-cell", FP_SEV_ERROR, 4, 3, NULL, "y", 1, NULL), FP_OK);
+  assert_int_equal(fp_findings_count_groups(f), 2); /* blank-row ignored entirely */
+  assert_int_equal(fp_findings_group(f, 0)->severity, FP_SEV_WARNING);
+  assert_int_equal(fp_findings_total(f, FP_SEV_WARNING), 1);
+  assert_int_equal(fp_findings_total(f, FP_SEV_ERROR), 1);
+  fp_findings_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_counts_exact_beyond_cap),
@@ -265,6 +281,7 @@ int main(void) {
       cmocka_unit_test(test_invalid_utf8_replaced),
       cmocka_unit_test(test_titles),
       cmocka_unit_test(test_null_safety),
+      cmocka_unit_test(test_overrides),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
