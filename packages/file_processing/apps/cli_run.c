@@ -41,7 +41,12 @@ static const char RUN_HELP[] =
     "packages/file_processing/contracts), FP_LOG_LEVEL (debug|info|warn|error),\n"
     "FP_LOG_FORMAT (text|json), FP_MAX_ROW_BYTES, FP_MAX_COLUMNS, FP_MISSING_VALUES\n"
     "(comma-separated, default empty cell), FP_SAMPLE_CAP, FP_DISTINCT_EXACT_LIMIT,\n"
-    "FP_DUP_ROWS_MEMORY. Also read from packages/file_processing/.env and ./.env.\n"
+    "FP_DUP_ROWS_MEMORY, FP_REPORT_S3_URI (also upload each report to s3://bucket/prefix/).\n"
+    "S3: AWS_REGION (default us-gov-west-1), AWS_PROFILE, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL,\n"
+    "the AWS credential chain (env keys, IRSA web identity, ~/.aws files, container, IMDS),\n"
+    "FP_S3_MAX_ATTEMPTS (5), FP_S3_RETRY_BASE_MS (200), FP_S3_STALL_SECONDS (30),\n"
+    "FP_S3_CONNECT_TIMEOUT_MS (5000), AWS_CA_BUNDLE.\n"
+    "Also read from packages/file_processing/.env and ./.env.\n"
     "\n"
     "Exit status: 0 data valid, 1 data invalid, 2 bad input or usage (no retry helps),\n"
     "3 transient failure (a retry may help).\n"
@@ -105,12 +110,33 @@ static fp_err read_events_file(const char *path, fp_event_list *events, fp_diag 
   return e;
 }
 
-static int open_backends(const fp_config *cfg, const run_flags *f, fp_objstore **os, fp_store **st) {
+static int open_objstore(const fp_config *cfg, const run_flags *f, fp_objstore **os) {
   fp_diag d;
   fp_diag_clear(&d);
   const char *root = f->root ? f->root : fp_config_str(cfg, "LOCAL_S3_ROOT", NULL);
   fp_err e = root ? fp_objstore_local_new(root, os, &d) : fp_objstore_s3_new(cfg, os, &d);
   if (e) return cli_fail(&d);
+  return 0;
+}
+
+/* FP_REPORT_S3_URI: reports also go to S3 (reads may still come from LOCAL_S3_ROOT). */
+static int open_report_store(const fp_config *cfg, fp_objstore *os, fp_objstore **owned,
+                             fp_job_opts *jo) {
+  const char *uri = fp_config_str(cfg, "FP_REPORT_S3_URI", NULL);
+  if (!uri) return 0;
+  fp_diag d;
+  fp_diag_clear(&d);
+  char bucket[256], prefix[1024];
+  if (fp_s3_uri_parse(uri, bucket, sizeof bucket, prefix, sizeof prefix, &d)) return cli_fail(&d);
+  if (strcmp(fp_objstore_kind(os), "s3") != 0 && fp_objstore_s3_new(cfg, owned, &d)) return cli_fail(&d);
+  jo->report_store = *owned ? *owned : os;
+  jo->report_s3_uri = uri;
+  return 0;
+}
+
+static int open_db(const fp_config *cfg, const run_flags *f, fp_store **st) {
+  fp_diag d;
+  fp_diag_clear(&d);
   if (f->dry_run) return 0;
   const char *url = f->db_url ? f->db_url : fp_config_str(cfg, "DATABASE_URL", "sqlite:///file_processing.db");
   if (fp_store_open(url, st, &d)) return cli_fail(&d);
@@ -138,6 +164,7 @@ static int process_all(const fp_job_opts *jo, const fp_event_list *ev, const run
     }
     if (!f->quiet) {
       fputs(r.summary, stderr);
+      if (r.report_uri) fprintf(stderr, "  report uploaded to %s\n", r.report_uri);
       if (r.run_id >= 0) fprintf(stderr, "  run #%lld recorded in the results database\n", (long long)r.run_id);
       else fputs("  dry run: nothing written to the results database\n", stderr);
     }
@@ -205,13 +232,17 @@ static int run_job(const fp_config *cfg, run_flags *f) {
   fp_objstore *os = NULL;
   fp_store *st = NULL;
   if (!rc) rc = setup_contract(cfg, f, true, &contract, &jo);
-  if (!rc) rc = open_backends(cfg, f, &os, &st);
+  fp_objstore *report_os = NULL;
+  if (!rc) rc = open_objstore(cfg, f, &os);
+  if (!rc) rc = open_report_store(cfg, os, &report_os, &jo.job);
+  if (!rc) rc = open_db(cfg, f, &st);
   if (!rc) {
     jo.job.objstore = os;
     jo.job.store = st;
     rc = process_all(&jo.job, &ev, f);
   }
   fp_store_close(st);
+  fp_objstore_free(report_os);
   fp_objstore_free(os);
   fp_contract_free(contract);
   cli_job_opts_free(&jo);

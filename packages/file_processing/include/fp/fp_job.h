@@ -32,6 +32,8 @@ typedef struct fp_job_opts {
   const fp_contract *contract; /* borrowed; NULL = look one up by key in contracts_dir */
   const char *contracts_dir;   /* NULL = no lookup (profile without --contract) */
   fp_checker_opts checker;
+  fp_objstore *report_store;  /* borrowed; with report_s3_uri, the report is also uploaded */
+  const char *report_s3_uri;  /* "s3://bucket/prefix/": key = prefix + source key + ".report.json" */
   const char *infer_name; /* non-NULL: also draft a contract with this name (`infer`) */
   const char *infer_key;  /* match glob for the draft; NULL = the source's key/path */
   int report_indent;     /* 0 compact, else pretty-printed */
@@ -46,6 +48,7 @@ typedef struct fp_job_result {
   char *summary;      /* owned: a few human lines (what, size, verdict, top findings) */
   char *contract_draft; /* owned: YAML drafted when opts.infer_name was set, else NULL */
   int64_t run_id;     /* -1 when not saved (dry run) */
+  char *report_uri;   /* owned: where the report was uploaded, NULL when not */
   uint64_t rows, bytes, errors, warnings;
   uint32_t columns;
   double duration_ms;
@@ -60,6 +63,11 @@ fp_err fp_job_run_object(const fp_job_opts *o, const fp_object_ref *ref, fp_job_
 /* Profiles a local file, or standard input for "-" (the `profile` command). */
 fp_err fp_job_profile_path(const fp_job_opts *o, const char *path, fp_job_result *out,
                            fp_diag *d);
+
+/* Splits "s3://bucket/prefix" into bucket and prefix (prefix may be ""; a missing trailing
+ * '/' is added). FP_ERR_CONFIG naming the URI when it is not of that form. */
+fp_err fp_s3_uri_parse(const char *uri, char *bucket, size_t bsz, char *prefix, size_t psz,
+                       fp_diag *d);
 
 /* Streams a file ("-" = stdin) to sink in 1 MiB chunks, decompressing .gz/.zst (by
  * extension or magic bytes). Used by `profile` and `rows`. */

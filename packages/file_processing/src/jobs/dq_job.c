@@ -158,6 +158,46 @@ fp_err fp__job_finish(const fp_job_opts *o, const fp_report_input *ri, fp_job_re
   return e;
 }
 
+fp_err fp_s3_uri_parse(const char *uri, char *bucket, size_t bsz, char *prefix, size_t psz,
+                       fp_diag *d) {
+  const char *b = strncmp(uri, "s3://", 5) == 0 ? uri + 5 : NULL;
+  size_t blen = b ? strcspn(b, "/") : 0;
+  if (!b || blen == 0 || blen >= bsz)
+    return fp_diag_set(d, FP_ERR_CONFIG, "'%s' is not an S3 URI of the form s3://bucket/prefix/", uri);
+  const char *rest = b[blen] == '/' ? b + blen + 1 : b + blen;
+  size_t rlen = strlen(rest);
+  int n = snprintf(prefix, psz, "%s%s", rest, rlen && rest[rlen - 1] != '/' ? "/" : "");
+  if (n < 0 || (size_t)n >= psz) return fp_diag_set(d, FP_ERR_CONFIG, "S3 URI prefix too long: %s", uri);
+  memcpy(bucket, b, blen);
+  bucket[blen] = '\0';
+  return FP_OK;
+}
+
+/* Uploads the report next to the other reports: <prefix><source key>.report.json. */
+static fp_err upload_report(const fp_job_opts *o, const fp_object_ref *ref, fp_job_result *out,
+                            fp_diag *d) {
+  char bucket[256], prefix[1024];
+  fp_err e = fp_s3_uri_parse(o->report_s3_uri, bucket, sizeof bucket, prefix, sizeof prefix, d);
+  if (e) return e;
+  fp_buf key;
+  fp_buf_init(&key, 4096);
+  if (fp_buf_appendf(&key, "%s%s.report.json", prefix, ref->key) != FP_OK) {
+    fp_buf_free(&key);
+    return fp_diag_set(d, FP_ERR_LIMIT, "report key too long for %s", ref->key);
+  }
+  e = fp_objstore_put(o->report_store, bucket, key.data, out->report_json,
+                      strlen(out->report_json), "application/json", d);
+  if (!e) {
+    fp_buf uri;
+    fp_buf_init(&uri, 0);
+    if (fp_buf_appendf(&uri, "s3://%s/%s", bucket, key.data) == FP_OK) out->report_uri = fp_buf_take(&uri);
+    fp_buf_free(&uri);
+    fp_info("report uploaded to s3://%s/%s", bucket, key.data);
+  }
+  fp_buf_free(&key);
+  return e;
+}
+
 typedef struct object_source {
   fp_objstore *store;
   const fp_object_ref *ref;
@@ -188,6 +228,10 @@ fp_err fp_job_run_object(const fp_job_opts *o, const fp_object_ref *ref, fp_job_
           ref->version_id ? " version " : "", ref->version_id ? ref->version_id : "");
   fp_err e = fp__pipeline_run(o, object_stream, &src, fp_compression_from_key(ref->key), &ri,
                               out, d);
+  if (!e && o->report_store && o->report_s3_uri) {
+    e = upload_report(o, ref, out, d);
+    if (e) fp_job_result_free(out);
+  }
   if (e) fp_diag_key(d, ref->key);
   return e;
 }

@@ -29,6 +29,7 @@ void fp_job_result_free(fp_job_result *r) {
   free(r->report_json);
   free(r->summary);
   free(r->contract_draft);
+  free(r->report_uri);
   memset(r, 0, sizeof *r);
   r->run_id = -1;
 }

@@ -35,6 +35,16 @@ fp_err fp_objstore_stream(fp_objstore *s, const fp_object_ref *ref, fp_sink_fn s
   return s->ops->stream(s, ref, sink, ud, info, d);
 }
 
+fp_err fp_objstore_put(fp_objstore *s, const char *bucket, const char *key, const char *body,
+                       size_t len, const char *content_type, fp_diag *d) {
+  if (!s || !bucket || !key || (!body && len))
+    return fp_diag_set(d, FP_ERR_INVAL, "fp_objstore_put: NULL argument");
+  if (!s->ops->put)
+    return fp_diag_set(d, FP_ERR_INVAL, "the %s object store cannot upload objects (S3 only)",
+                       s->ops->kind);
+  return s->ops->put(s, bucket, key, body, len, content_type, d);
+}
+
 const char *fp_objstore_kind(const fp_objstore *s) {
   return s ? s->ops->kind : "none";
 }
@@ -222,7 +232,7 @@ static void local_destroy(fp_objstore *s) {
   free(ls);
 }
 
-static const fp__objstore_ops local_ops = {"local", local_stream, local_destroy};
+static const fp__objstore_ops local_ops = {"local", local_stream, local_destroy, NULL};
 
 fp_err fp_objstore_local_new(const char *root, fp_objstore **out, fp_diag *d) {
   if (!out) return fp_diag_set(d, FP_ERR_INVAL, "fp_objstore_local_new: out is NULL");

@@ -19,6 +19,10 @@ typedef struct fp__objstore_ops {
   fp_err (*stream)(fp_objstore *s, const fp_object_ref *ref, fp_sink_fn sink, void *ud,
                    fp_object_info *info, fp_diag *d);
   void (*destroy)(fp_objstore *s); /* frees the backend struct itself */
+  /* Optional (NULL: the backend cannot upload). bucket and key checked non-NULL, body
+   * non-NULL unless len is 0. */
+  fp_err (*put)(fp_objstore *s, const char *bucket, const char *key, const char *body,
+                size_t len, const char *content_type, fp_diag *d);
 } fp__objstore_ops;
 
 struct fp_objstore {

@@ -1,7 +1,9 @@
 """End to end: `run s3_data_quality_job` on a local bucket tree with a real SQLite file."""
 import json
 import os
+import socket
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -181,11 +183,26 @@ class BadInputTest(FpTestCase):
         self.assert_exit(self.run_fp("run", "s3_data_quality_job", "--bogus"), 2, "unknown option")
         self.assert_exit(self.run_fp("frobnicate"), 2, "unknown command")
 
-    def test_no_local_root_is_not_implemented_s3(self):
-        env = self.env()
+    def test_no_local_root_and_no_credentials_fails_cleanly(self):
+        # without LOCAL_S3_ROOT the job reads S3; with no credential source anywhere it
+        # must say so promptly instead of hanging on IMDS or a dead endpoint
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()  # nothing listens there now
+        env = self.env(HOME=self.tmp, AWS_EC2_METADATA_DISABLED="true",
+                       AWS_ENDPOINT_URL_S3="http://127.0.0.1:%d" % port,
+                       AWS_CONFIG_FILE=os.path.join(self.tmp, "none-config"),
+                       AWS_SHARED_CREDENTIALS_FILE=os.path.join(self.tmp, "none-credentials"),
+                       FP_S3_MAX_ATTEMPTS="2", FP_S3_RETRY_BASE_MS="10")
         del env["LOCAL_S3_ROOT"]
+        t0 = time.monotonic()
         p = self.run_fp("run", "s3_data_quality_job", "--event-json", s3_event("a.csv"), env=env)
-        self.assert_exit(p, 2, "not implemented")
+        self.assertLess(time.monotonic() - t0, 30)
+        err = p.stderr.decode()
+        self.assertIn(p.returncode, (2, 3), err)
+        self.assertIn("credentials", err.lower())
+        self.assertNotIn("not implemented", err)
 
     def test_unwritable_database_is_transient_exit_3(self):
         self.put("a.csv", CLEAN)
