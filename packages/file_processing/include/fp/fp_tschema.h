@@ -110,6 +110,14 @@ typedef enum fp_constraint {
  * Frictionless-style note ("constraint \"maximum\" is \"100\"") into note when not NULL. */
 fp_constraint fp_field_check(const fp_field *f, const fp_value *v, const char *cell, size_t len,
                              char *note, size_t notesz);
+/* Every failing value constraint as bits (1u << fp_constraint), for callers that report one
+ * finding per failed constraint as Frictionless does (fp_field_check returns the first, in
+ * the order minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength,
+ * pattern, enum). Allocation-free like fp_field_check. */
+uint32_t fp_field_check_all(const fp_field *f, const fp_value *v, const char *cell, size_t len);
+/* The Frictionless note for constraint k of f ("constraint \"enum\" is \"['M', 'F']\"");
+ * snprintf-style: returns the full length, writes at most notesz - 1 bytes plus a NUL. */
+size_t fp_constraint_note(const fp_field *f, fp_constraint k, char *note, size_t notesz);
 
 /* Canonical text of a value (ISO dates, shortest round-trip numbers, "true"/"false");
  * used by tests and by the uniqueness check so "1.0" and "1" collide for numbers. */
