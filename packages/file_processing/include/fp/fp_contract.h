@@ -75,8 +75,8 @@ fp_err fp_contract_load_text(const char *text, size_t len, const char *name_hint
 void fp_contract_free(fp_contract *c); /* NULL-safe */
 
 /* Finds the contract for an object key among the *.yaml|*.yml|*.json files of dir: the
- * most specific matching glob wins (most literal characters; ties broken by file name,
- * and a tie between two different contracts is FP_ERR_CONTRACT naming both). *path_out
+ * most specific matching glob wins (most literal characters;
+ * a tie between two different contracts is FP_ERR_CONTRACT naming both). *path_out
  * owned (free), NULL when no contract matches (FP_OK). Files that fail to load are errors.
  * Globs: '*' does not cross '/', '**' does, '?' one character, [abc] classes. */
 fp_err fp_contract_find(const char *dir, const char *key, char **path_out, fp_diag *d);

@@ -58,6 +58,7 @@ static const struct {
     {"byte-count", "Byte Count Error"},
     {"field-count", "Field Count Error"},
     {"row-count", "Row Count Error"},
+    {"error-rate", "Error Rate Exceeded"},
     {"table-dimensions", "Table Dimensions Error"},
     {"schema-error", "Schema Error"},
     {"field-error", "Field Error"},
