@@ -1,4 +1,5 @@
-/* fp_store.h — the results database: runs, column profiles and findings.
+/* fp_store.h — the results database: runs, column profiles and findings, and the durable
+ * job queue.
  *
  * One interface over SQLite (the embedded default) and, later, PostgreSQL. Opening a store
  * applies the versioned migrations it lacks. Values are always bound parameters; no SQL is
@@ -13,10 +14,12 @@
 #ifndef FP_STORE_H
 #define FP_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "fp/fp_err.h"
+#include "fp/fp_event.h"
 
 typedef struct fp_store fp_store; /* opaque */
 
@@ -94,5 +97,109 @@ fp_err fp_store_list_runs(fp_store *s, size_t limit, fp_store_run_list *out, fp_
 void fp_store_run_list_free(fp_store_run_list *l);
 /* The stored report JSON of run id; *json owned (free). FP_ERR_NOT_FOUND when absent. */
 fp_err fp_store_get_report(fp_store *s, int64_t id, char **json, fp_diag *d);
+
+/* ---- the durable job queue (table fp_jobs) ------------------------------------------
+ *
+ * One row per object version: the idempotency key is (bucket, key, version_id | etag |
+ * sequencer | ""), the same version rule as fp_runs.object_version, so a redelivered event
+ * creates no second job. Life of a job:
+ *
+ *   queued --claim--> running --succeed--> succeeded                     (final)
+ *                        |  \--fail(retryable), attempts < max--> queued (next_attempt_at
+ *                        |                                          = now + delay)
+ *                        |  \--fail(retryable), attempts >= max--> dead   (final)
+ *                        |  \--fail(not retryable)--------------> failed (final)
+ *                        |  \--release---------------------------> queued (attempt not
+ *                        |                                                  counted)
+ *                        \--lease expires (worker crashed)--> claimable again; once it has
+ *                                                  used max attempts it becomes dead
+ *
+ * A claim leases the job to an owner (a string naming one worker thread of one process)
+ * until now + lease_seconds and counts one attempt. Every later change (heartbeat,
+ * succeed, fail, release) is made only while the row is still running under that owner:
+ * after a lease expired and another worker re-claimed the job, the old owner's calls
+ * answer FP_ERR_NOT_FOUND ("lease lost") and change nothing. Claims are atomic across
+ * threads and processes (SQLite: BEGIN IMMEDIATE; PostgreSQL: FOR UPDATE SKIP LOCKED), so
+ * a job is never running under two owners at once. The order is: running jobs whose lease
+ * expired first (oldest expiry first), then queued jobs whose next_attempt_at has come,
+ * oldest next_attempt_at first, ties by id (a new job's next_attempt_at is its enqueue
+ * time).
+ *
+ * Times come from the store's clock and are stored as ISO 8601 UTC text
+ * ("2024-05-01T12:00:00.000Z"), like every other timestamp of the results DB. */
+
+typedef enum fp_job_state {
+  FP_JOB_QUEUED = 0,
+  FP_JOB_RUNNING,
+  FP_JOB_SUCCEEDED,
+  FP_JOB_FAILED, /* bad input: no retry helps (exit code 2 outcomes) */
+  FP_JOB_DEAD,   /* retryable failures until FP_JOB_MAX_ATTEMPTS ran out */
+  FP_JOB__STATE_COUNT
+} fp_job_state;
+
+/* "queued" | "running" | "succeeded" | "failed" | "dead" (the strings in fp_jobs.state);
+ * "unknown" otherwise. Borrowed static string. */
+const char *fp_job_state_name(fp_job_state st);
+
+#define FP_STORE_OWNER_MAX 255   /* bytes of a lease owner */
+#define FP_STORE_ERROR_MAX 2000  /* bytes of last_error kept (cut at a UTF-8 boundary) */
+
+/* One row of fp_jobs. All strings owned: free with fp_store_job_clear. */
+typedef struct fp_store_job {
+  int64_t id;
+  fp_object_ref ref; /* bucket, key, version_id, etag, sequencer, size, event_time as
+                        enqueued (event_name is not kept: NULL) */
+  fp_job_state state;
+  int attempts;            /* claims so far, the current one included */
+  char *lease_owner;       /* NULL unless running */
+  char *lease_expires_at;  /* NULL unless running */
+  char *next_attempt_at;   /* when a queued job becomes claimable */
+  char *last_error;        /* NULL until an attempt failed; kept after success */
+  int64_t run_id;          /* fp_runs.id saved by the succeeding attempt; -1 none */
+  char *created_at, *updated_at;
+} fp_store_job;
+
+void fp_store_job_clear(fp_store_job *j); /* frees members, zeroes; NULL-safe */
+
+/* Records a job for ref unless its object version already has one. *job_id (may be
+ * NULL) = the new or the existing job's id; *created (may be NULL) = whether a row was
+ * added. Durable when this returns FP_OK (committed). */
+fp_err fp_store_enqueue(fp_store *s, const fp_object_ref *ref, int64_t *job_id, bool *created,
+                        fp_diag *d);
+/* The same for n refs in one transaction: all recorded or none. job_ids and created are
+ * arrays of n (each may be NULL); *ncreated (may be NULL) = rows added. */
+fp_err fp_store_enqueue_many(fp_store *s, const fp_object_ref *refs, size_t n,
+                             int64_t *job_ids, bool *created, size_t *ncreated, fp_diag *d);
+
+/* Takes the next claimable job (see the order above) for owner: running, leased until now
+ * + lease_seconds, attempts + 1. *got = false and out zeroed when there is none. In the
+ * same transaction, running jobs whose lease expired after max_attempts attempts (0 = no
+ * limit) become dead with a last_error saying so, instead of being claimed again. out:
+ * clear with fp_store_job_clear. */
+fp_err fp_store_claim(fp_store *s, const char *owner, int lease_seconds, int max_attempts,
+                      fp_store_job *out, bool *got, fp_diag *d);
+/* Extends owner's lease on job id to now + lease_seconds. FP_ERR_NOT_FOUND: lease lost. */
+fp_err fp_store_job_heartbeat(fp_store *s, int64_t id, const char *owner, int lease_seconds,
+                              fp_diag *d);
+/* running -> succeeded; run_id (-1 none) is the fp_runs row the attempt saved. The data
+ * was analysed: a "failed" verdict is a succeeded job. FP_ERR_NOT_FOUND: lease lost. */
+fp_err fp_store_job_succeed(fp_store *s, int64_t id, const char *owner, int64_t run_id,
+                            fp_diag *d);
+/* Records a failed attempt with its error text (kept as last_error). Not retryable ->
+ * failed; retryable with attempts >= max_attempts (0 = no limit) -> dead; else queued
+ * again, claimable from now + retry_delay_ms (the caller picks the backoff). *new_state
+ * (may be NULL) = where the job went. FP_ERR_NOT_FOUND: lease lost. */
+fp_err fp_store_job_fail(fp_store *s, int64_t id, const char *owner, const char *error,
+                         bool retryable, int max_attempts, int64_t retry_delay_ms,
+                         fp_job_state *new_state, fp_diag *d);
+/* running -> queued without counting the attempt (shutdown): claimable at once, in its
+ * old place in line. FP_ERR_NOT_FOUND: lease lost. */
+fp_err fp_store_job_release(fp_store *s, int64_t id, const char *owner, fp_diag *d);
+/* The row of job id; FP_ERR_NOT_FOUND when absent. out: clear with fp_store_job_clear. */
+fp_err fp_store_job_get(fp_store *s, int64_t id, fp_store_job *out, fp_diag *d);
+/* Rows per state, indexed by fp_job_state (metrics). */
+fp_err fp_store_job_counts(fp_store *s, int64_t counts[FP_JOB__STATE_COUNT], fp_diag *d);
+/* Jobs not finished yet: queued + running (the listener's queue limit, readyz). */
+fp_err fp_store_queue_depth(fp_store *s, int64_t *n, fp_diag *d);
 
 #endif

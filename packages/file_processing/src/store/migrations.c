@@ -102,6 +102,75 @@
 
 #define FP__MIGRATION_1_DESC "jobs queue table, runs, column profiles, findings"
 
+/* Version 2: the queue as issue 5 names it. State 'done' becomes 'succeeded'; new columns
+ * size (the object size the event announced) and run_id (the fp_runs row the succeeding
+ * attempt saved; no foreign key, since re-processing replaces runs); next_attempt_at is
+ * always set (a new job's is its enqueue time; the default makes a hand-inserted row
+ * claimable at once); indexes serve the two claim scans: queued jobs by next_attempt_at
+ * then id, and running jobs by lease expiry. The tables end up column for column the
+ * same on both backends, but getting there differs: SQLite cannot alter a CHECK, so it
+ * rebuilds the table (keeping ids and the AUTOINCREMENT high-water mark); PostgreSQL
+ * alters it in place. Timestamps stay ISO 8601 text of fixed width written by the
+ * application, which compares correctly as text under any collation (digits in the same
+ * places, punctuation identical). */
+#define FP__MIGRATION_2_DESC "jobs: succeeded state, size, run_id, claim indexes"
+
+/* clang-format off */
+#define FP__JOBS_V2_INDEXES                                                       \
+  "CREATE INDEX fp_jobs_claim_idx ON fp_jobs (state, next_attempt_at, id);\n"     \
+  "CREATE INDEX fp_jobs_lease_idx ON fp_jobs (state, lease_expires_at);\n"
+
+#define FP__SQLITE_MIGRATION_2                                                    \
+  "CREATE TABLE fp_jobs_v2 (\n"                                                   \
+  "  id " FP__SQLITE_SERIAL_ID ",\n"                                              \
+  "  idempotency_key TEXT NOT NULL UNIQUE,\n"                                     \
+  "  bucket TEXT NOT NULL,\n"                                                     \
+  "  key TEXT NOT NULL,\n"                                                        \
+  "  version_id TEXT,\n"                                                          \
+  "  etag TEXT,\n"                                                                \
+  "  sequencer TEXT,\n"                                                           \
+  "  event_time TEXT,\n"                                                          \
+  "  state TEXT NOT NULL DEFAULT 'queued'\n"                                      \
+  "    CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'dead')),\n"  \
+  "  attempts INT NOT NULL DEFAULT 0,\n"                                          \
+  "  lease_owner TEXT,\n"                                                         \
+  "  lease_expires_at TEXT,\n"                                                    \
+  "  next_attempt_at TEXT NOT NULL DEFAULT '1970-01-01T00:00:00.000Z',\n"         \
+  "  last_error TEXT,\n"                                                          \
+  "  created_at TEXT NOT NULL,\n"                                                 \
+  "  updated_at TEXT NOT NULL,\n"                                                 \
+  "  size BIGINT,\n"                                                              \
+  "  run_id BIGINT\n"                                                             \
+  ");\n"                                                                          \
+  "INSERT INTO fp_jobs_v2 (id, idempotency_key, bucket, key, version_id, etag,\n"  \
+  "  sequencer, event_time, state, attempts, lease_owner, lease_expires_at,\n"    \
+  "  next_attempt_at, last_error, created_at, updated_at)\n"                      \
+  "SELECT id, idempotency_key, bucket, key, version_id, etag, sequencer,\n"       \
+  "  event_time, CASE state WHEN 'done' THEN 'succeeded' ELSE state END,\n"       \
+  "  attempts, lease_owner, lease_expires_at,\n"                                  \
+  "  COALESCE(next_attempt_at, created_at), last_error, created_at, updated_at\n" \
+  "FROM fp_jobs;\n"                                                               \
+  "DELETE FROM sqlite_sequence WHERE name = 'fp_jobs_v2';\n"                      \
+  "INSERT INTO sqlite_sequence (name, seq)\n"                                     \
+  "  SELECT 'fp_jobs_v2', seq FROM sqlite_sequence WHERE name = 'fp_jobs';\n"     \
+  "DROP TABLE fp_jobs;\n"                                                         \
+  "ALTER TABLE fp_jobs_v2 RENAME TO fp_jobs;\n"                                   \
+  FP__JOBS_V2_INDEXES
+
+#define FP__PG_MIGRATION_2                                                        \
+  "ALTER TABLE fp_jobs DROP CONSTRAINT fp_jobs_state_check;\n"                    \
+  "UPDATE fp_jobs SET state = 'succeeded' WHERE state = 'done';\n"                \
+  "ALTER TABLE fp_jobs ADD CONSTRAINT fp_jobs_state_check\n"                      \
+  "  CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'dead'));\n"    \
+  "UPDATE fp_jobs SET next_attempt_at = created_at WHERE next_attempt_at IS NULL;\n" \
+  "ALTER TABLE fp_jobs ALTER COLUMN next_attempt_at\n"                            \
+  "  SET DEFAULT '1970-01-01T00:00:00.000Z';\n"                                   \
+  "ALTER TABLE fp_jobs ALTER COLUMN next_attempt_at SET NOT NULL;\n"              \
+  "ALTER TABLE fp_jobs ADD COLUMN size BIGINT;\n"                                 \
+  "ALTER TABLE fp_jobs ADD COLUMN run_id BIGINT;\n"                               \
+  FP__JOBS_V2_INDEXES
+/* clang-format on */
+
 const char fp__migrations_table_sql[] =
     "CREATE TABLE IF NOT EXISTS fp_schema_migrations (\n"
     "  version INT PRIMARY KEY,\n"
@@ -111,11 +180,13 @@ const char fp__migrations_table_sql[] =
 
 const fp__migration fp__sqlite_migrations[] = {
     {1, FP__MIGRATION_1_DESC, FP__MIGRATION_1(FP__SQLITE_SERIAL_ID, FP__SQLITE_ROW_ID)},
+    {2, FP__MIGRATION_2_DESC, FP__SQLITE_MIGRATION_2},
 };
 const size_t fp__sqlite_migrations_n =
     sizeof fp__sqlite_migrations / sizeof fp__sqlite_migrations[0];
 
 const fp__migration fp__pg_migrations[] = {
     {1, FP__MIGRATION_1_DESC, FP__MIGRATION_1(FP__PG_SERIAL_ID, FP__PG_ROW_ID)},
+    {2, FP__MIGRATION_2_DESC, FP__PG_MIGRATION_2},
 };
 const size_t fp__pg_migrations_n = sizeof fp__pg_migrations / sizeof fp__pg_migrations[0];

@@ -1,5 +1,6 @@
 /* store.c — the public face of the results store: DATABASE_URL parsing, argument checks and
- * dispatch to a backend through its ops table (store_int.h). No SQL lives here. */
+ * dispatch to a backend through its ops table (store_int.h), for runs and for the job
+ * queue (idempotency keys, job state names, error-text bounds). No SQL lives here. */
 #include "store/store_int.h"
 
 #include <stdio.h>
@@ -72,11 +73,35 @@ fp_err fp__store_parse_url(const char *url, fp__store_url *out, fp_diag *d) {
 
 void fp__store_now(char out[32]) {
   struct timespec ts;
-  struct tm tm;
   clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+  fp__store_format_ms((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, out);
+}
+
+/* 9999-12-31T23:59:59.999Z: later times would not keep the fixed width. */
+#define STORE_MAX_MS 253402300799999LL
+
+void fp__store_format_ms(int64_t ms, char out[32]) {
+  if (ms < 0) ms = 0;
+  if (ms > STORE_MAX_MS) ms = STORE_MAX_MS;
+  time_t secs = (time_t)(ms / 1000);
+  struct tm tm;
+  size_t n = 0;
+  if (gmtime_r(&secs, &tm)) n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (n == 0) n = (size_t)snprintf(out, 32, "9999-12-31T23:59:59");
+  snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+int64_t fp__store_now_ms(const fp_store *s) {
+  if (s && s->clock) return s->clock(s->clock_ud);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void fp__store_set_clock(fp_store *s, fp__store_clock_fn fn, void *ud) {
+  if (!s) return;
+  s->clock = fn;
+  s->clock_ud = fn ? ud : NULL;
 }
 
 fp_err fp_store_open(const char *url, fp_store **out, fp_diag *d) {
@@ -163,4 +188,193 @@ fp_err fp_store_get_report(fp_store *s, int64_t id, char **json, fp_diag *d) {
   if (json) *json = NULL;
   if (!s || !json) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_get_report: NULL argument");
   return s->ops->get_report(s, id, json, d);
+}
+
+/* ---- the job queue ------------------------------------------------------------------ */
+
+static const char *const job_state_names[FP_JOB__STATE_COUNT] = {
+    [FP_JOB_QUEUED] = "queued",   [FP_JOB_RUNNING] = "running", [FP_JOB_SUCCEEDED] = "succeeded",
+    [FP_JOB_FAILED] = "failed",   [FP_JOB_DEAD] = "dead",
+};
+
+const char *fp_job_state_name(fp_job_state st) {
+  return (unsigned)st < FP_JOB__STATE_COUNT ? job_state_names[st] : "unknown";
+}
+
+void fp_store_job_clear(fp_store_job *j) {
+  if (!j) return;
+  free(j->ref.bucket);
+  free(j->ref.key);
+  free(j->ref.version_id);
+  free(j->ref.etag);
+  free(j->ref.sequencer);
+  free(j->ref.event_time);
+  free(j->ref.event_name);
+  free(j->lease_owner);
+  free(j->lease_expires_at);
+  free(j->next_attempt_at);
+  free(j->last_error);
+  free(j->created_at);
+  free(j->updated_at);
+  memset(j, 0, sizeof *j);
+  j->ref.size = -1;
+  j->run_id = -1;
+}
+
+static const char *ref_version(const fp_object_ref *r) {
+  if (r->version_id && *r->version_id) return r->version_id;
+  if (r->etag && *r->etag) return r->etag;
+  if (r->sequencer && *r->sequencer) return r->sequencer;
+  return "";
+}
+
+char *fp__job_key(const fp_object_ref *ref) {
+  const char *v = ref_version(ref);
+  size_t nb = strlen(ref->bucket), nk = strlen(ref->key), nv = strlen(v);
+  char *k = malloc(nb + nk + nv + 3);
+  if (!k) return NULL;
+  memcpy(k, ref->bucket, nb);
+  k[nb] = '\n';
+  memcpy(k + nb + 1, ref->key, nk);
+  k[nb + 1 + nk] = '\n';
+  memcpy(k + nb + nk + 2, v, nv + 1);
+  return k;
+}
+
+fp_err fp_store_enqueue_many(fp_store *s, const fp_object_ref *refs, size_t n,
+                             int64_t *job_ids, bool *created, size_t *ncreated, fp_diag *d) {
+  if (ncreated) *ncreated = 0;
+  if (!s || (n && !refs)) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_enqueue: NULL argument");
+  for (size_t i = 0; i < n; i++)
+    if (!refs[i].bucket || !refs[i].key || !*refs[i].bucket || !*refs[i].key)
+      return fp_diag_set(d, FP_ERR_INVAL, "fp_store_enqueue: ref %zu has no bucket or key", i);
+  if (n == 0) return FP_OK;
+  fp__job_new *jobs = calloc(n, sizeof *jobs);
+  int64_t *ids = calloc(n, sizeof *ids);
+  bool *made = calloc(n, sizeof *made);
+  fp_err e = jobs && ids && made ? FP_OK : fp_diag_set(d, FP_ERR_NOMEM, "enqueue: out of memory");
+  for (size_t i = 0; !e && i < n; i++) {
+    jobs[i].ref = &refs[i];
+    jobs[i].idem_key = fp__job_key(&refs[i]);
+    if (!jobs[i].idem_key) e = fp_diag_set(d, FP_ERR_NOMEM, "enqueue: out of memory");
+  }
+  if (!e) e = s->ops->enqueue(s, jobs, n, ids, made, d);
+  for (size_t i = 0; !e && i < n; i++) {
+    if (job_ids) job_ids[i] = ids[i];
+    if (created) created[i] = made[i];
+    if (ncreated && made[i]) ++*ncreated;
+  }
+  for (size_t i = 0; jobs && i < n; i++) free((char *)jobs[i].idem_key);
+  free(jobs);
+  free(ids);
+  free(made);
+  return e;
+}
+
+fp_err fp_store_enqueue(fp_store *s, const fp_object_ref *ref, int64_t *job_id, bool *created,
+                        fp_diag *d) {
+  if (job_id) *job_id = 0;
+  if (created) *created = false;
+  if (!ref) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_enqueue: NULL argument");
+  return fp_store_enqueue_many(s, ref, 1, job_id, created, NULL, d);
+}
+
+static fp_err check_lease_args(fp_store *s, int64_t id, const char *owner, const char *what,
+                               fp_diag *d) {
+  if (!s || !owner) return fp_diag_set(d, FP_ERR_INVAL, "%s: NULL argument", what);
+  size_t n = strlen(owner);
+  if (n == 0 || n > FP_STORE_OWNER_MAX)
+    return fp_diag_set(d, FP_ERR_INVAL, "%s: lease owner must be 1..%d bytes", what,
+                       FP_STORE_OWNER_MAX);
+  if (id <= 0) return fp_diag_set(d, FP_ERR_INVAL, "%s: bad job id %lld", what, (long long)id);
+  return FP_OK;
+}
+
+fp_err fp_store_claim(fp_store *s, const char *owner, int lease_seconds, int max_attempts,
+                      fp_store_job *out, bool *got, fp_diag *d) {
+  if (got) *got = false;
+  if (out) {
+    memset(out, 0, sizeof *out);
+    out->ref.size = -1;
+    out->run_id = -1;
+  }
+  if (!out || !got) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_claim: NULL argument");
+  fp_err e = check_lease_args(s, 1, owner, "fp_store_claim", d);
+  if (e) return e;
+  if (lease_seconds <= 0 || max_attempts < 0)
+    return fp_diag_set(d, FP_ERR_INVAL, "fp_store_claim: lease_seconds must be > 0 and "
+                       "max_attempts >= 0");
+  return s->ops->claim(s, owner, lease_seconds, max_attempts, out, got, d);
+}
+
+fp_err fp_store_job_heartbeat(fp_store *s, int64_t id, const char *owner, int lease_seconds,
+                              fp_diag *d) {
+  fp_err e = check_lease_args(s, id, owner, "fp_store_job_heartbeat", d);
+  if (e) return e;
+  if (lease_seconds <= 0)
+    return fp_diag_set(d, FP_ERR_INVAL, "fp_store_job_heartbeat: lease_seconds must be > 0");
+  return s->ops->heartbeat(s, id, owner, lease_seconds, d);
+}
+
+fp_err fp_store_job_succeed(fp_store *s, int64_t id, const char *owner, int64_t run_id,
+                            fp_diag *d) {
+  fp_err e = check_lease_args(s, id, owner, "fp_store_job_succeed", d);
+  return e ? e : s->ops->succeed(s, id, owner, run_id > 0 ? run_id : -1, d);
+}
+
+/* Cuts text to at most max bytes without splitting a UTF-8 sequence. */
+static size_t utf8_cut(const char *text, size_t max) {
+  size_t n = strlen(text);
+  if (n <= max) return n;
+  n = max;
+  while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80) n--;
+  return n;
+}
+
+fp_err fp_store_job_fail(fp_store *s, int64_t id, const char *owner, const char *error,
+                         bool retryable, int max_attempts, int64_t retry_delay_ms,
+                         fp_job_state *new_state, fp_diag *d) {
+  if (new_state) *new_state = FP_JOB_RUNNING;
+  fp_err e = check_lease_args(s, id, owner, "fp_store_job_fail", d);
+  if (e) return e;
+  if (max_attempts < 0 || retry_delay_ms < 0)
+    return fp_diag_set(d, FP_ERR_INVAL,
+                       "fp_store_job_fail: max_attempts and retry_delay_ms must be >= 0");
+  char text[FP_STORE_ERROR_MAX + 1];
+  const char *err = error && *error ? error : "unknown error";
+  size_t n = utf8_cut(err, FP_STORE_ERROR_MAX);
+  memcpy(text, err, n);
+  text[n] = '\0';
+  fp_job_state st = FP_JOB_RUNNING;
+  e = s->ops->fail(s, id, owner, text, retryable, max_attempts, retry_delay_ms, &st, d);
+  if (!e && new_state) *new_state = st;
+  return e;
+}
+
+fp_err fp_store_job_release(fp_store *s, int64_t id, const char *owner, fp_diag *d) {
+  fp_err e = check_lease_args(s, id, owner, "fp_store_job_release", d);
+  return e ? e : s->ops->release(s, id, owner, d);
+}
+
+fp_err fp_store_job_get(fp_store *s, int64_t id, fp_store_job *out, fp_diag *d) {
+  if (out) {
+    memset(out, 0, sizeof *out);
+    out->ref.size = -1;
+    out->run_id = -1;
+  }
+  if (!s || !out) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_job_get: NULL argument");
+  return s->ops->get_job(s, id, out, d);
+}
+
+fp_err fp_store_job_counts(fp_store *s, int64_t counts[FP_JOB__STATE_COUNT], fp_diag *d) {
+  if (!s || !counts) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_job_counts: NULL argument");
+  for (int i = 0; i < FP_JOB__STATE_COUNT; i++) counts[i] = 0;
+  return s->ops->count_jobs(s, counts, d);
+}
+
+fp_err fp_store_queue_depth(fp_store *s, int64_t *n, fp_diag *d) {
+  if (n) *n = 0;
+  if (!n) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_queue_depth: NULL argument");
+  if (!s) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_queue_depth: NULL argument");
+  return s->ops->queue_depth(s, n, d);
 }

@@ -3,14 +3,17 @@
  *
  * A backend embeds `fp_store` as the first member of its own struct and fills `ops`;
  * store.c validates arguments and calls through the table, so adding PostgreSQL means one
- * more ops table and one more open function, nothing else in the public layer. */
+ * more ops table and one more open function, nothing else in the public layer. The job
+ * queue is part of the same table (queue_sqlite.c implements it for SQLite). */
 #ifndef FP_STORE_INT_H
 #define FP_STORE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "fp/fp_err.h"
+#include "fp/fp_event.h"
 #include "fp/fp_store.h"
 
 /* Room for a URL with its password masked, as printed in diagnostics. */
@@ -30,6 +33,16 @@ typedef struct fp__store_url {
 /* FP_ERR_CONFIG for malformed or unknown URLs; messages carry the URL masked. */
 fp_err fp__store_parse_url(const char *url, fp__store_url *out, fp_diag *d);
 
+/* One job to enqueue: the ref plus its idempotency key (built by store.c, fp__job_key). */
+typedef struct fp__job_new {
+  const fp_object_ref *ref;
+  const char *idem_key;
+} fp__job_new;
+
+/* The queue operations take the arguments store.c already checked (non-NULL store, ids
+ * > 0, owner non-empty and at most FP_STORE_OWNER_MAX bytes, lease > 0, error text
+ * truncated to FP_STORE_ERROR_MAX) and the time from fp__store_now_ms. "Lease lost" is
+ * FP_ERR_NOT_FOUND: no row with that id is running under that owner. */
 typedef struct fp__store_ops {
   const char *name; /* "sqlite" */
   fp_err (*migrate)(fp_store *s, int *applied, fp_diag *d);
@@ -38,10 +51,31 @@ typedef struct fp__store_ops {
   fp_err (*list_runs)(fp_store *s, size_t limit, fp_store_run_list *out, fp_diag *d);
   fp_err (*get_report)(fp_store *s, int64_t id, char **json, fp_diag *d);
   void (*close)(fp_store *s);
+  /* the job queue (fp_jobs); see fp_store.h for the semantics */
+  /* All n jobs in one transaction; ids[i] and created[i] always filled. */
+  fp_err (*enqueue)(fp_store *s, const fp__job_new *jobs, size_t n, int64_t *ids,
+                    bool *created, fp_diag *d);
+  fp_err (*claim)(fp_store *s, const char *owner, int lease_seconds, int max_attempts,
+                  fp_store_job *out, bool *got, fp_diag *d);
+  fp_err (*heartbeat)(fp_store *s, int64_t id, const char *owner, int lease_seconds,
+                      fp_diag *d);
+  fp_err (*succeed)(fp_store *s, int64_t id, const char *owner, int64_t run_id, fp_diag *d);
+  fp_err (*fail)(fp_store *s, int64_t id, const char *owner, const char *error,
+                 bool retryable, int max_attempts, int64_t retry_delay_ms,
+                 fp_job_state *new_state, fp_diag *d);
+  fp_err (*release)(fp_store *s, int64_t id, const char *owner, fp_diag *d);
+  fp_err (*get_job)(fp_store *s, int64_t id, fp_store_job *out, fp_diag *d);
+  fp_err (*count_jobs)(fp_store *s, int64_t counts[FP_JOB__STATE_COUNT], fp_diag *d);
+  fp_err (*queue_depth)(fp_store *s, int64_t *n, fp_diag *d); /* queued + running */
 } fp__store_ops;
+
+/* Milliseconds since the Unix epoch; the store's clock (tests replace it). */
+typedef int64_t (*fp__store_clock_fn)(void *ud);
 
 struct fp_store {
   const fp__store_ops *ops;
+  fp__store_clock_fn clock; /* NULL = CLOCK_REALTIME */
+  void *clock_ud;
 };
 
 /* One versioned migration: applied in its own transaction and recorded in
@@ -62,6 +96,20 @@ extern const size_t fp__pg_migrations_n;
 
 /* Current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 chars + NUL) into out[32]. */
 void fp__store_now(char out[32]);
+
+/* The store's clock in ms since the epoch, and ms rendered like fp__store_now. Queue
+ * timestamps (next_attempt_at, lease_expires_at, ...) are written in this fixed-width
+ * form so that comparing them as text compares them as times. */
+int64_t fp__store_now_ms(const fp_store *s);
+void fp__store_format_ms(int64_t ms, char out[32]);
+/* Test hook: replaces the clock the queue operations use (NULL restores the real one). */
+void fp__store_set_clock(fp_store *s, fp__store_clock_fn fn, void *ud);
+
+/* The idempotency key of an object version: "bucket\nkey\nversion" where version is
+ * version_id, else etag, else sequencer, else "" (the rule fp_runs.object_version follows).
+ * Buckets and versions never hold '\n', so the key is unambiguous. Owned (free); NULL on
+ * out-of-memory. */
+char *fp__job_key(const fp_object_ref *ref);
 
 /* SQLite backend. path: file path or ":memory:"; shown: the URL as it may be printed. */
 fp_err fp__sqlite_open(const char *path, int memory, const char *shown, fp_store **out, fp_diag *d);

@@ -3,7 +3,8 @@
  * One connection per fp_store (SQLITE_OPEN_FULLMUTEX, WAL, synchronous=NORMAL, foreign
  * keys on, 10 s busy timeout). Statements are prepared once per handle on first use and
  * reused (reset + clear_bindings), which is why a handle belongs to one thread at a time.
- * sq_vfail is the one place SQLite result codes become fp_err. */
+ * sq_vfail is the one place SQLite result codes become fp_err. The job queue's half of
+ * the ops table lives in queue_sqlite.c (shared layout: sqlite_int.h). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -14,7 +15,7 @@
 #include <sqlite3.h>
 
 #include "fp/fp_log.h"
-#include "store/store_int.h"
+#include "store/sqlite_int.h"
 
 #define SQ_BUSY_TIMEOUT_MS 10000
 
@@ -54,12 +55,9 @@ static const char *const stmt_sql[ST__COUNT] = {
         " VALUES (?1, ?2, ?3)",
 };
 
-typedef struct sq_store {
-  fp_store base; /* first: fp_store * <-> sq_store * */
-  sqlite3 *db;
-  sqlite3_stmt *st[ST__COUNT];
-  char shown[FP__STORE_URL_SHOWN]; /* URL as it may be printed */
-} sq_store;
+_Static_assert(ST__COUNT <= FP__SQ_RUN_SLOTS, "raise FP__SQ_RUN_SLOTS");
+
+typedef fp__sq_store sq_store;
 
 static const fp__store_ops sq_ops;
 
@@ -83,9 +81,7 @@ static fp_err sq_vfail(sqlite3 *db, int rc, fp_diag *d, const char *fmt, va_list
   return e;
 }
 
-static fp_err sq_fail(sqlite3 *db, int rc, fp_diag *d, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static fp_err sq_fail(sqlite3 *db, int rc, fp_diag *d, const char *fmt, ...) {
+fp_err fp__sq_fail(sqlite3 *db, int rc, fp_diag *d, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fp_err e = sq_vfail(db, rc, d, fmt, ap);
@@ -99,17 +95,20 @@ static sq_store *sq(fp_store *s) {
   return (sq_store *)s;
 }
 
-static int sq_stmt(sq_store *s, int which, sqlite3_stmt **out) {
-  if (!s->st[which]) {
-    int rc = sqlite3_prepare_v3(s->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
-                                &s->st[which], NULL);
+int fp__sq_stmt(fp__sq_store *s, int slot, const char *sql, sqlite3_stmt **out) {
+  if (!s->st[slot]) {
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[slot], NULL);
     if (rc != SQLITE_OK) return rc;
   }
-  *out = s->st[which];
+  *out = s->st[slot];
   return SQLITE_OK;
 }
 
-static int bind_text(sqlite3_stmt *st, int i, const char *v) {
+static int sq_stmt(sq_store *s, int which, sqlite3_stmt **out) {
+  return fp__sq_stmt(s, which, stmt_sql[which], out);
+}
+
+int fp__sq_bind_text(sqlite3_stmt *st, int i, const char *v) {
   return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
 }
 
@@ -125,17 +124,22 @@ static int bind_real(sqlite3_stmt *st, int i, int has, double v) {
 
 /* Steps a bound write statement to completion and readies it for the next row. rc is the
  * combined result of the binds; the step is skipped when a bind failed. */
-static int step_done(sqlite3_stmt *st, int rc) {
+int fp__sq_step_done(sqlite3_stmt *st, int rc) {
   if (rc == SQLITE_OK) {
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) rc = SQLITE_OK;
   }
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
+  fp__sq_reset(st);
   return rc;
 }
 
-static void sq_rollback(sq_store *s) {
+void fp__sq_reset(sqlite3_stmt *st) {
+  if (!st) return;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+}
+
+void fp__sq_rollback(fp__sq_store *s) {
   if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -143,7 +147,7 @@ static void sq_rollback(sq_store *s) {
 
 static void sq_close(fp_store *base) {
   sq_store *s = sq(base);
-  for (int i = 0; i < ST__COUNT; i++) sqlite3_finalize(s->st[i]);
+  for (size_t i = 0; i < sizeof s->st / sizeof s->st[0]; i++) sqlite3_finalize(s->st[i]);
   sqlite3_close_v2(s->db);
   free(s);
 }
@@ -172,7 +176,7 @@ static fp_err sq_configure(sq_store *s, int memory, fp_diag *d) {
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
   if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
   if (rc == SQLITE_OK) rc = sq_pragma(s, "PRAGMA foreign_keys", val, sizeof val);
-  if (rc != SQLITE_OK) return sq_fail(s->db, rc, d, "configure '%s'", s->shown);
+  if (rc != SQLITE_OK) return fp__sq_fail(s->db, rc, d, "configure '%s'", s->shown);
   if (strcmp(val, "1") != 0)
     return fp_diag_set(d, FP_ERR_DB, "SQLite: '%s': this SQLite build cannot enforce foreign keys",
                        s->shown);
@@ -180,12 +184,12 @@ static fp_err sq_configure(sq_store *s, int memory, fp_diag *d) {
     return fp_diag_set(d, FP_ERR_DB, "SQLite: '%s': database file is read-only", s->shown);
   if (!memory) {
     rc = sq_pragma(s, "PRAGMA journal_mode = WAL", val, sizeof val);
-    if (rc != SQLITE_OK) return sq_fail(s->db, rc, d, "set WAL journal on '%s'", s->shown);
+    if (rc != SQLITE_OK) return fp__sq_fail(s->db, rc, d, "set WAL journal on '%s'", s->shown);
     if (strcmp(val, "wal") != 0)
       fp_warn("SQLite '%s': WAL not available, journal_mode is '%s'", s->shown, val);
   }
   rc = sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
-  if (rc != SQLITE_OK) return sq_fail(s->db, rc, d, "configure '%s'", s->shown);
+  if (rc != SQLITE_OK) return fp__sq_fail(s->db, rc, d, "configure '%s'", s->shown);
   return FP_OK;
 }
 
@@ -200,7 +204,7 @@ fp_err fp__sqlite_open(const char *path, int memory, const char *shown, fp_store
       path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
   fp_err e = FP_OK;
   if (rc != SQLITE_OK)
-    e = sq_fail(s->db, rc, d,
+    e = fp__sq_fail(s->db, rc, d,
                 "cannot open database '%s' (does its directory exist and is it "
                 "writable?)",
                 shown);
@@ -266,36 +270,36 @@ static fp_err sq_apply(sq_store *s, const fp__migration *m, int *ran, fp_diag *d
   int version = 0;
   *ran = 0;
   int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-  if (rc != SQLITE_OK) return sq_fail(s->db, rc, d, "migration %d: begin", m->version);
+  if (rc != SQLITE_OK) return fp__sq_fail(s->db, rc, d, "migration %d: begin", m->version);
   rc = sqlite3_exec(s->db, fp__migrations_table_sql, NULL, NULL, NULL);
   if (rc == SQLITE_OK) rc = sq_read_version(s, &version);
   if (rc != SQLITE_OK) {
-    fp_err e = sq_fail(s->db, rc, d, "migration %d: read schema version", m->version);
-    sq_rollback(s);
+    fp_err e = fp__sq_fail(s->db, rc, d, "migration %d: read schema version", m->version);
+    fp__sq_rollback(s);
     return e;
   }
   if (version >= m->version) {
-    sq_rollback(s); /* nothing written that matters: the table exists either way */
+    fp__sq_rollback(s); /* nothing written that matters: the table exists either way */
     return FP_OK;
   }
   rc = sqlite3_exec(s->db, m->sql, NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
-    fp_err e = sq_fail(s->db, rc, d, "migration %d (%s)", m->version, m->description);
-    sq_rollback(s);
+    fp_err e = fp__sq_fail(s->db, rc, d, "migration %d (%s)", m->version, m->description);
+    fp__sq_rollback(s);
     return e;
   }
   fp__store_now(now);
   rc = sq_stmt(s, ST_RECORD_MIGRATION, &st);
   if (rc == SQLITE_OK) {
     rc = sqlite3_bind_int(st, 1, m->version);
-    if (rc == SQLITE_OK) rc = bind_text(st, 2, now);
-    if (rc == SQLITE_OK) rc = bind_text(st, 3, m->description);
-    rc = step_done(st, rc);
+    if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 2, now);
+    if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 3, m->description);
+    rc = fp__sq_step_done(st, rc);
   }
   if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
-    fp_err e = sq_fail(s->db, rc, d, "migration %d: record and commit", m->version);
-    sq_rollback(s);
+    fp_err e = fp__sq_fail(s->db, rc, d, "migration %d: record and commit", m->version);
+    fp__sq_rollback(s);
     return e;
   }
   *ran = 1;
@@ -307,7 +311,7 @@ static fp_err sq_migrate(fp_store *base, int *applied, fp_diag *d) {
   int version = 0, count = 0;
   if (applied) *applied = 0;
   int rc = sq_read_version(s, &version);
-  if (rc != SQLITE_OK) return sq_fail(s->db, rc, d, "read schema version of '%s'", s->shown);
+  if (rc != SQLITE_OK) return fp__sq_fail(s->db, rc, d, "read schema version of '%s'", s->shown);
   fp_err e = sq_check_not_newer(s, version, d);
   for (size_t i = 0; !e && i < fp__sqlite_migrations_n; i++) {
     const fp__migration *m = &fp__sqlite_migrations[i];
@@ -353,58 +357,58 @@ static int insert_run(sq_store *s, const fp_store_run *r, const char *ov, const 
   sqlite3_stmt *st = NULL;
   int rc = sq_stmt(s, ST_INSERT_RUN, &st);
   if (rc != SQLITE_OK) return rc;
-  rc = bind_text(st, 1, r->bucket);
-  if (rc == SQLITE_OK) rc = bind_text(st, 2, r->key);
-  if (rc == SQLITE_OK) rc = bind_text(st, 3, ov);
-  if (rc == SQLITE_OK) rc = bind_text(st, 4, r->version_id);
-  if (rc == SQLITE_OK) rc = bind_text(st, 5, r->etag);
+  rc = fp__sq_bind_text(st, 1, r->bucket);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 2, r->key);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 3, ov);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 4, r->version_id);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 5, r->etag);
   if (rc == SQLITE_OK)
     rc = r->size >= 0 ? sqlite3_bind_int64(st, 6, r->size) : sqlite3_bind_null(st, 6);
-  if (rc == SQLITE_OK) rc = bind_text(st, 7, r->event_time);
-  if (rc == SQLITE_OK) rc = bind_text(st, 8, r->job_name);
-  if (rc == SQLITE_OK) rc = bind_text(st, 9, r->contract);
-  if (rc == SQLITE_OK) rc = bind_text(st, 10, r->verdict);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 7, r->event_time);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 8, r->job_name);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 9, r->contract);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 10, r->verdict);
   if (rc == SQLITE_OK) rc = bind_u64(st, 11, r->rows);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 12, r->columns);
   if (rc == SQLITE_OK) rc = bind_u64(st, 13, r->bytes);
   if (rc == SQLITE_OK) rc = bind_u64(st, 14, r->errors);
   if (rc == SQLITE_OK) rc = bind_u64(st, 15, r->warnings);
-  if (rc == SQLITE_OK) rc = bind_text(st, 16, r->started_at);
-  if (rc == SQLITE_OK) rc = bind_text(st, 17, r->finished_at ? r->finished_at : now);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 16, r->started_at);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 17, r->finished_at ? r->finished_at : now);
   if (rc == SQLITE_OK) rc = bind_real(st, 18, 1, r->duration_ms);
-  if (rc == SQLITE_OK) rc = bind_text(st, 19, r->report_json);
-  if (rc == SQLITE_OK) rc = bind_text(st, 20, now);
-  return step_done(st, rc);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 19, r->report_json);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 20, now);
+  return fp__sq_step_done(st, rc);
 }
 
 static int insert_column(sqlite3_stmt *st, int64_t run_id, const fp_store_column *c) {
   int rc = sqlite3_bind_int64(st, 1, run_id);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, c->index);
-  if (rc == SQLITE_OK) rc = bind_text(st, 3, c->name);
-  if (rc == SQLITE_OK) rc = bind_text(st, 4, c->type);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 3, c->name);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 4, c->type);
   if (rc == SQLITE_OK) rc = bind_u64(st, 5, c->count);
   if (rc == SQLITE_OK) rc = bind_u64(st, 6, c->missing);
   if (rc == SQLITE_OK) rc = bind_u64(st, 7, c->distinct);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 8, c->distinct_approx ? 1 : 0);
-  if (rc == SQLITE_OK) rc = bind_text(st, 9, c->min);
-  if (rc == SQLITE_OK) rc = bind_text(st, 10, c->max);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 9, c->min);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 10, c->max);
   if (rc == SQLITE_OK) rc = bind_real(st, 11, c->has_mean, c->mean);
   if (rc == SQLITE_OK) rc = bind_real(st, 12, c->has_mean, c->stddev);
-  if (rc == SQLITE_OK) rc = bind_text(st, 13, c->profile_json);
-  return step_done(st, rc);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 13, c->profile_json);
+  return fp__sq_step_done(st, rc);
 }
 
 static int insert_finding(sqlite3_stmt *st, int64_t run_id, const fp_store_finding *f) {
   int rc = sqlite3_bind_int64(st, 1, run_id);
-  if (rc == SQLITE_OK) rc = bind_text(st, 2, f->code);
-  if (rc == SQLITE_OK) rc = bind_text(st, 3, f->severity);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 2, f->code);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 3, f->severity);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, f->field);
-  if (rc == SQLITE_OK) rc = bind_text(st, 5, f->field_name);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 5, f->field_name);
   if (rc == SQLITE_OK) rc = bind_u64(st, 6, f->count);
   if (rc == SQLITE_OK) rc = bind_u64(st, 7, f->nsamples);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 8, f->capped ? 1 : 0);
-  if (rc == SQLITE_OK) rc = bind_text(st, 9, f->samples_json ? f->samples_json : "[]");
-  return step_done(st, rc);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 9, f->samples_json ? f->samples_json : "[]");
+  return fp__sq_step_done(st, rc);
 }
 
 /* The body of the save transaction; the caller begins, commits or rolls back. */
@@ -416,34 +420,34 @@ static fp_err save_steps(sq_store *s, const fp_store_run *r, int64_t *id, fp_dia
 
   int rc = sq_stmt(s, ST_DELETE_RUN, &st);
   if (rc == SQLITE_OK) {
-    rc = bind_text(st, 1, r->bucket);
-    if (rc == SQLITE_OK) rc = bind_text(st, 2, r->key);
-    if (rc == SQLITE_OK) rc = bind_text(st, 3, ov);
-    rc = step_done(st, rc);
+    rc = fp__sq_bind_text(st, 1, r->bucket);
+    if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 2, r->key);
+    if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 3, ov);
+    rc = fp__sq_step_done(st, rc);
   }
-  if (rc != SQLITE_OK) return sq_fail(s->db, rc, d, "save_run: delete previous run");
+  if (rc != SQLITE_OK) return fp__sq_fail(s->db, rc, d, "save_run: delete previous run");
 
   rc = insert_run(s, r, ov, now);
-  if (rc != SQLITE_OK) return sq_fail(s->db, rc, d, "save_run: insert run");
+  if (rc != SQLITE_OK) return fp__sq_fail(s->db, rc, d, "save_run: insert run");
   *id = sqlite3_last_insert_rowid(s->db);
 
   rc = r->ncols ? sq_stmt(s, ST_INSERT_COLUMN, &st) : SQLITE_OK;
   for (size_t i = 0; rc == SQLITE_OK && i < r->ncols; i++) {
     rc = insert_column(st, *id, &r->cols[i]);
     if (rc != SQLITE_OK)
-      return sq_fail(s->db, rc, d, "save_run: insert column profile %zu (index %u)", i + 1,
+      return fp__sq_fail(s->db, rc, d, "save_run: insert column profile %zu (index %u)", i + 1,
                      r->cols[i].index);
   }
-  if (rc != SQLITE_OK) return sq_fail(s->db, rc, d, "save_run: prepare column insert");
+  if (rc != SQLITE_OK) return fp__sq_fail(s->db, rc, d, "save_run: prepare column insert");
 
   rc = r->nfindings ? sq_stmt(s, ST_INSERT_FINDING, &st) : SQLITE_OK;
   for (size_t i = 0; rc == SQLITE_OK && i < r->nfindings; i++) {
     rc = insert_finding(st, *id, &r->findings[i]);
     if (rc != SQLITE_OK)
-      return sq_fail(s->db, rc, d, "save_run: insert finding %zu (code '%s')", i + 1,
+      return fp__sq_fail(s->db, rc, d, "save_run: insert finding %zu (code '%s')", i + 1,
                      r->findings[i].code ? r->findings[i].code : "(null)");
   }
-  if (rc != SQLITE_OK) return sq_fail(s->db, rc, d, "save_run: prepare finding insert");
+  if (rc != SQLITE_OK) return fp__sq_fail(s->db, rc, d, "save_run: prepare finding insert");
   return FP_OK;
 }
 
@@ -454,14 +458,14 @@ static fp_err sq_save_run(fp_store *base, const fp_store_run *r, int64_t *run_id
   if (e) return e;
   int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
-    e = sq_fail(s->db, rc, d, "save_run: begin transaction");
+    e = fp__sq_fail(s->db, rc, d, "save_run: begin transaction");
   } else {
     e = save_steps(s, r, &id, d);
     if (!e) {
       rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-      if (rc != SQLITE_OK) e = sq_fail(s->db, rc, d, "save_run: commit");
+      if (rc != SQLITE_OK) e = fp__sq_fail(s->db, rc, d, "save_run: commit");
     }
-    if (e) sq_rollback(s);
+    if (e) fp__sq_rollback(s);
   }
   if (e) {
     fp_diag_key(d, r->key);
@@ -473,8 +477,7 @@ static fp_err sq_save_run(fp_store *base, const fp_store_run *r, int64_t *run_id
 
 /* ---- reading ------------------------------------------------------------------------- */
 
-/* Copies text column i (NULL stays NULL). Returns 0 only when a copy failed. */
-static int dup_column(sqlite3_stmt *st, int i, char **out) {
+int fp__sq_dup_column(sqlite3_stmt *st, int i, char **out) {
   *out = NULL;
   if (sqlite3_column_type(st, i) == SQLITE_NULL) return 1;
   const unsigned char *v = sqlite3_column_text(st, i);
@@ -487,6 +490,7 @@ static int dup_column(sqlite3_stmt *st, int i, char **out) {
   return 1;
 }
 
+
 static uint64_t column_u64(sqlite3_stmt *st, int i) {
   sqlite3_int64 v = sqlite3_column_int64(st, i);
   return v < 0 ? 0 : (uint64_t)v;
@@ -497,9 +501,9 @@ static int read_summary(sqlite3_stmt *st, fp_store_run_summary *r) {
   r->rows = column_u64(st, 7);
   r->errors = column_u64(st, 8);
   r->warnings = column_u64(st, 9);
-  return dup_column(st, 1, &r->bucket) && dup_column(st, 2, &r->key) &&
-         dup_column(st, 3, &r->object_version) && dup_column(st, 4, &r->verdict) &&
-         dup_column(st, 5, &r->finished_at) && dup_column(st, 6, &r->contract);
+  return fp__sq_dup_column(st, 1, &r->bucket) && fp__sq_dup_column(st, 2, &r->key) &&
+         fp__sq_dup_column(st, 3, &r->object_version) && fp__sq_dup_column(st, 4, &r->verdict) &&
+         fp__sq_dup_column(st, 5, &r->finished_at) && fp__sq_dup_column(st, 6, &r->contract);
 }
 
 static fp_err sq_list_runs(fp_store *base, size_t limit, fp_store_run_list *out, fp_diag *d) {
@@ -526,7 +530,7 @@ static fp_err sq_list_runs(fp_store *base, size_t limit, fp_store_run_list *out,
   if (rc == SQLITE_ROW)
     e = fp_diag_set(d, FP_ERR_NOMEM, "list_runs: out of memory");
   else if (rc != SQLITE_DONE)
-    e = sq_fail(s->db, rc, d, "list_runs");
+    e = fp__sq_fail(s->db, rc, d, "list_runs");
   if (st) {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -543,12 +547,12 @@ static fp_err sq_get_report(fp_store *base, int64_t id, char **json, fp_diag *d)
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, id);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
-    if (!dup_column(st, 0, json) || !*json)
+    if (!fp__sq_dup_column(st, 0, json) || !*json)
       e = fp_diag_set(d, FP_ERR_NOMEM, "get_report: out of memory");
   } else if (rc == SQLITE_DONE) {
     e = fp_diag_set(d, FP_ERR_NOT_FOUND, "no run with id %lld", (long long)id);
   } else {
-    e = sq_fail(s->db, rc, d, "get_report %lld", (long long)id);
+    e = fp__sq_fail(s->db, rc, d, "get_report %lld", (long long)id);
   }
   if (st) {
     sqlite3_reset(st);
@@ -565,4 +569,13 @@ static const fp__store_ops sq_ops = {
     .list_runs = sq_list_runs,
     .get_report = sq_get_report,
     .close = sq_close,
+    .enqueue = fp__sq_enqueue,
+    .claim = fp__sq_claim,
+    .heartbeat = fp__sq_heartbeat,
+    .succeed = fp__sq_succeed,
+    .fail = fp__sq_fail_job,
+    .release = fp__sq_release,
+    .get_job = fp__sq_get_job,
+    .count_jobs = fp__sq_count_jobs,
+    .queue_depth = fp__sq_queue_depth,
 };
