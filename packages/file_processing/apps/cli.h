@@ -53,5 +53,8 @@ int cmd_rows(const fp_config *cfg, int argc, char **argv);
 int cmd_runs(const fp_config *cfg, int argc, char **argv);
 int cmd_db(const fp_config *cfg, int argc, char **argv);
 int cmd_infer(const fp_config *cfg, int argc, char **argv);
+/* cli_serve.c; they apply their flags to cfg (flags > environment). */
+int cmd_serve(fp_config *cfg, int argc, char **argv);
+int cmd_worker(fp_config *cfg, int argc, char **argv);
 
 #endif

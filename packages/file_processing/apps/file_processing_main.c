@@ -21,8 +21,8 @@ static const char MAIN_HELP[] =
     "  rows FILE|-               print the records the CSV reader sees, as JSON lines\n"
     "  runs [list|show ID]       results history from the database\n"
     "  db migrate                apply results-database migrations\n"
-    "  serve                     SNS HTTP listener + workers (not implemented yet)\n"
-    "  worker                    queue / SQS workers (not implemented yet)\n"
+    "  serve                     SNS HTTP listener + in-process workers\n"
+    "  worker                    job-queue workers only (SQS: not implemented yet)\n"
     "  infer FILE|-              draft a dataset contract (YAML) from a file\n"
     "\n"
     "Configuration: flags > environment > packages/file_processing/.env > ./.env > defaults.\n"
@@ -42,28 +42,36 @@ static const char MAIN_HELP[] =
     "\n"
     "Run 'file-processing COMMAND --help' for a command's options.\n";
 
-static int not_implemented(const char *what) {
-  fprintf(stderr, "file-processing: %s is not implemented yet\n", what);
-  return 2;
-}
-
-static int dispatch(const fp_config *cfg, const char *cmd, int argc, char **argv) {
+static int dispatch(fp_config *cfg, const char *cmd, int argc, char **argv) {
   if (strcmp(cmd, "run") == 0) return cmd_run(cfg, argc, argv);
   if (strcmp(cmd, "profile") == 0) return cmd_profile(cfg, argc, argv);
   if (strcmp(cmd, "rows") == 0) return cmd_rows(cfg, argc, argv);
   if (strcmp(cmd, "runs") == 0) return cmd_runs(cfg, argc, argv);
   if (strcmp(cmd, "db") == 0) return cmd_db(cfg, argc, argv);
-  if (strcmp(cmd, "serve") == 0) return not_implemented("serve (the SNS listener)");
-  if (strcmp(cmd, "worker") == 0) return not_implemented("worker");
+  if (strcmp(cmd, "serve") == 0) return cmd_serve(cfg, argc, argv);
+  if (strcmp(cmd, "worker") == 0) return cmd_worker(cfg, argc, argv);
   if (strcmp(cmd, "infer") == 0) return cmd_infer(cfg, argc, argv);
   fprintf(stderr, "file-processing: unknown command '%s'\nTry 'file-processing --help'.\n", cmd);
   return 2;
 }
 
+/* Loads the configuration, sets up logging and runs cmd on argv[0..argc). */
+static int run_command(const char *cmd, int argc, char **argv) {
+  fp_config *cfg = NULL;
+  fp_diag d;
+  fp_diag_clear(&d);
+  if (fp_config_load_default(&cfg, &d)) return cli_fail(&d);
+  const char *fmt = fp_config_str(cfg, "FP_LOG_FORMAT", "text");
+  fp_log_setup(fp_config_str(cfg, "FP_LOG_LEVEL", "info"), strcmp(fmt, "json") == 0);
+  int rc = dispatch(cfg, cmd, argc, argv);
+  fp_config_free(cfg);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   const char *self = strrchr(argv[0], '/');
   self = self ? self + 1 : argv[0];
-  if (strcmp(self, "file-processing-sns") == 0) return not_implemented("file-processing-sns (serve)");
+  if (strcmp(self, "file-processing-sns") == 0) return run_command("serve", argc - 1, argv + 1);
   if (argc < 2) {
     fputs(MAIN_HELP, stderr);
     return 2;
@@ -71,13 +79,5 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)
     return fputs(MAIN_HELP, stdout), 0;
   if (strcmp(argv[1], "--version") == 0) return puts("file-processing " FP_VERSION_STRING), 0;
-  fp_config *cfg = NULL;
-  fp_diag d;
-  fp_diag_clear(&d);
-  if (fp_config_load_default(&cfg, &d)) return cli_fail(&d);
-  const char *fmt = fp_config_str(cfg, "FP_LOG_FORMAT", "text");
-  fp_log_setup(fp_config_str(cfg, "FP_LOG_LEVEL", "info"), strcmp(fmt, "json") == 0);
-  int rc = dispatch(cfg, argv[1], argc - 2, argv + 2);
-  fp_config_free(cfg);
-  return rc;
+  return run_command(argv[1], argc - 2, argv + 2);
 }

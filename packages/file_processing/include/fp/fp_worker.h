@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fp/fp_buf.h"
 #include "fp/fp_config.h"
 #include "fp/fp_err.h"
 #include "fp/fp_job.h"
@@ -124,6 +125,9 @@ void fp_worker_pool_stats(fp_worker_pool *p, fp_worker_stats *out);
 
 /* Stops (if not stopped yet: waits for running jobs without a time limit), joins every
  * thread, closes the handles. NULL-safe. */
+/* Appends Prometheus text for the pool's stats (threads, outcomes, rows/bytes, duration
+ * histogram) to b; the listener's /metrics takes it through a hook. */
+fp_err fp_worker_pool_metrics(fp_worker_pool *p, fp_buf *b);
 void fp_worker_pool_free(fp_worker_pool *p);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "fp/fp_log.h"
 #include "fp/fp_store.h"
+#include "fp/fp_buf.h"
 #include "fp/fp_worker.h"
 
 #define DEF_THREADS 2
@@ -677,4 +678,50 @@ void fp_worker_pool_free(fp_worker_pool *p) {
   pthread_mutex_unlock(&p->mu);
   stop_heartbeat(p);
   destroy(p);
+}
+
+/* Prometheus text for this pool (the listener's /metrics appends it through a hook). */
+fp_err fp_worker_pool_metrics(fp_worker_pool *p, fp_buf *b) {
+  fp_worker_stats s;
+  fp_worker_pool_stats(p, &s);
+  fp_err e = fp_buf_appendf(
+      b,
+      "# HELP fp_workers Worker threads in this process.\n# TYPE fp_workers gauge\nfp_workers %u\n"
+      "# HELP fp_workers_busy Worker threads running a job now.\n# TYPE fp_workers_busy gauge\n"
+      "fp_workers_busy %u\n"
+      "# HELP fp_worker_jobs_total Job attempts by outcome (this process).\n"
+      "# TYPE fp_worker_jobs_total counter\n"
+      "fp_worker_jobs_total{outcome=\"claimed\"} %llu\n"
+      "fp_worker_jobs_total{outcome=\"succeeded\"} %llu\n"
+      "fp_worker_jobs_total{outcome=\"retried\"} %llu\n"
+      "fp_worker_jobs_total{outcome=\"failed\"} %llu\n"
+      "fp_worker_jobs_total{outcome=\"dead\"} %llu\n"
+      "fp_worker_jobs_total{outcome=\"released\"} %llu\n"
+      "fp_worker_jobs_total{outcome=\"lease_lost\"} %llu\n",
+      s.threads, s.busy, (unsigned long long)s.claimed, (unsigned long long)s.succeeded,
+      (unsigned long long)s.retried, (unsigned long long)s.failed, (unsigned long long)s.dead,
+      (unsigned long long)s.released, (unsigned long long)s.lease_lost);
+  if (!e)
+    e = fp_buf_appendf(b,
+                       "# HELP fp_rows_processed_total CSV rows processed by succeeded jobs.\n"
+                       "# TYPE fp_rows_processed_total counter\nfp_rows_processed_total %llu\n"
+                       "# HELP fp_bytes_processed_total Bytes processed by succeeded jobs.\n"
+                       "# TYPE fp_bytes_processed_total counter\nfp_bytes_processed_total %llu\n",
+                       (unsigned long long)s.rows, (unsigned long long)s.bytes);
+  if (!e)
+    e = fp_buf_puts(b, "# HELP fp_job_duration_seconds Duration of finished job attempts.\n"
+                       "# TYPE fp_job_duration_seconds histogram\n");
+  const double *bounds = fp_worker_duration_bounds();
+  unsigned long long cum = 0;
+  for (int i = 0; !e && i < FP_WORKER_DURATION_BUCKETS; i++) {
+    cum += s.duration_bucket[i];
+    if (isinf(bounds[i]))
+      e = fp_buf_appendf(b, "fp_job_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+    else
+      e = fp_buf_appendf(b, "fp_job_duration_seconds_bucket{le=\"%g\"} %llu\n", bounds[i], cum);
+  }
+  if (!e)
+    e = fp_buf_appendf(b, "fp_job_duration_seconds_sum %.6f\nfp_job_duration_seconds_count %llu\n",
+                       s.duration_sum_s, (unsigned long long)s.duration_count);
+  return e;
 }

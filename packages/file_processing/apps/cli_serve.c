@@ -1,0 +1,287 @@
+/* cli_serve.c — `serve` (SNS listener + in-process workers; also file-processing-sns) and
+ * `worker` (workers only, DB queue). Signals are taken by sigwait on the main thread:
+ * nothing runs in a signal handler. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fp/fp_log.h"
+#include "fp/fp_server.h"
+#include "fp/fp_worker.h"
+
+static const char SERVE_HELP[] =
+    "Usage: file-processing serve [--port N] [--bind ADDR] [--workers N]\n"
+    "       file-processing-sns   [same options]\n"
+    "\n"
+    "The SNS HTTP listener: S3 -> SNS -> POST / here. Each message's signature is verified,\n"
+    "one job per object version is recorded durably in the results DB (fp_jobs), then SNS\n"
+    "gets its 200; worker threads in this process (and any `worker` process sharing the DB)\n"
+    "run the jobs. Duplicate deliveries create no second job.\n"
+    "\n"
+    "Routes: POST / (SNS), HEAD / and GET /healthz (liveness), GET /readyz (DB reachable and\n"
+    "queue below FP_QUEUE_MAX), GET /metrics (Prometheus).\n"
+    "\n"
+    "Options:\n"
+    "  --port N        listen port (default $PORT or 8080)\n"
+    "  --bind ADDR     listen address (default $FP_BIND or all interfaces, IPv6 + IPv4)\n"
+    "  --workers N     worker threads in this process (default $FP_WORKERS or 2; 0 = listener\n"
+    "                  only, jobs stay queued for `file-processing worker`)\n"
+    "\n"
+    "Environment:\n"
+    "  DATABASE_URL            results DB and job queue (default sqlite:///file_processing.db)\n"
+    "  LOCAL_S3_ROOT           workers read objects from this directory instead of S3\n"
+    "  FP_SNS_TOPIC_ARNS       comma-separated topic ARNs accepted (default: any; set it!)\n"
+    "  FP_SNS_VERIFY=0         DISABLE signature checks (LocalStack only; logged loudly)\n"
+    "  FP_SNS_ALLOW_RAW=1      accept raw message delivery (unsigned! private networks only)\n"
+    "  FP_SNS_AUTO_CONFIRM=0   only log SubscribeURL instead of confirming subscriptions\n"
+    "  FP_MAX_BODY             request body limit (default 256K; larger -> 413)\n"
+    "  FP_QUEUE_MAX            unfinished jobs limit (default 10000; at it -> 503, readyz 503)\n"
+    "  FP_HTTP_THREADS (8), FP_HTTP_TIMEOUT_S (30)\n"
+    "  FP_SHUTDOWN_GRACE_S     seconds running jobs may finish after SIGTERM (default 25)\n"
+    "  FP_SHUTDOWN_DRAIN_MS    readyz answers 503 this long before the socket closes (1000)\n"
+    "  FP_JOB_MAX_ATTEMPTS, FP_JOB_LEASE_S, FP_JOB_POLL_MS, FP_JOB_BACKOFF_BASE_MS/_CAP_MS,\n"
+    "  FP_CONTRACTS_DIR, FP_LOG_LEVEL, FP_LOG_FORMAT, and the S3 settings of `run --help`.\n"
+    "  Test only (refused unless FP_SNS_TEST_MODE=1): FP_SNS_TEST_CERT_MAP=name=file.pem,...\n"
+    "  FP_SNS_TEST_CLOCK=<unix s>, FP_SNS_TEST_CA_FILE, FP_SNS_TEST_ALLOW_HOST=host:port,\n"
+    "  FP_SNS_TEST_DISABLE_FETCH=1.\n"
+    "\n"
+    "SIGTERM/SIGINT: readyz -> 503, stop accepting, let running jobs finish within\n"
+    "FP_SHUTDOWN_GRACE_S, release the rest to the queue, exit 0.\n"
+    "\n"
+    "Examples:\n"
+    "  file-processing serve --port 8080\n"
+    "  LOCAL_S3_ROOT=./packages/file_processing/data FP_SNS_VERIFY=0 \\\n"
+    "    file-processing serve --bind 127.0.0.1 --port 8080 --workers 2\n"
+    "  packages/file_processing/scripts/run_local_listener.sh 8080\n"
+    "  curl -s localhost:8080/readyz; curl -s localhost:8080/metrics | grep fp_jobs\n";
+
+static const char WORKER_HELP[] =
+    "Usage: file-processing worker [--workers N] [--sqs-queue-url URL]\n"
+    "\n"
+    "Worker threads only: claim jobs from the durable queue in the results DB (recorded by\n"
+    "`serve` listeners), run the s3_data_quality_job on each, record the outcome. Crashed\n"
+    "workers' leases expire and their jobs are claimed again; transient failures retry with\n"
+    "backoff up to FP_JOB_MAX_ATTEMPTS.\n"
+    "\n"
+    "Options:\n"
+    "  --workers N         worker threads (default $FP_WORKERS or 2)\n"
+    "  --sqs-queue-url URL consume an SQS queue instead (not implemented yet)\n"
+    "\n"
+    "Environment: DATABASE_URL, LOCAL_S3_ROOT, FP_WORKERS, FP_JOB_MAX_ATTEMPTS, FP_JOB_LEASE_S,\n"
+    "FP_JOB_POLL_MS, FP_JOB_BACKOFF_BASE_MS, FP_JOB_BACKOFF_CAP_MS, FP_SHUTDOWN_GRACE_S (25),\n"
+    "FP_CONTRACTS_DIR, and the S3 settings of `run --help`.\n"
+    "\n"
+    "SIGTERM/SIGINT: stop claiming, let running jobs finish within FP_SHUTDOWN_GRACE_S,\n"
+    "release the rest to the queue, exit 0.\n"
+    "\n"
+    "Examples:\n"
+    "  DATABASE_URL=sqlite:///results.db file-processing worker --workers 4\n"
+    "  LOCAL_S3_ROOT=./packages/file_processing/data file-processing worker\n";
+
+/* Everything a worker pool needs that must outlive it. */
+typedef struct pool_ctx {
+  const fp_config *cfg;
+  cli_job_opts jo;
+  bool jo_built;
+  fp_worker_pool *pool;
+} pool_ctx;
+
+static fp_err make_objstore(void *ud, fp_objstore **out, fp_diag *d) {
+  const fp_config *cfg = ud;
+  const char *root = fp_config_str(cfg, "LOCAL_S3_ROOT", NULL);
+  return root ? fp_objstore_local_new(root, out, d) : fp_objstore_s3_new(cfg, out, d);
+}
+
+static int config_long(const fp_config *cfg, const char *key, long def, long lo, long hi,
+                       long *out) {
+  const char *v = fp_config_str(cfg, key, NULL);
+  *out = def;
+  if (!v) return 0;
+  char *end = NULL;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno || *end || end == v || n < lo || n > hi) {
+    fprintf(stderr, "file-processing: %s=%s: expected an integer in [%ld, %ld]\n", key, v, lo, hi);
+    return 2;
+  }
+  *out = n;
+  return 0;
+}
+
+/* Listener hooks: the apps layer is where the server meets the worker pool. */
+static void pool_wake(void *ud, size_t created) {
+  (void)created;
+  fp_worker_pool_notify(ud);
+}
+
+static fp_err pool_metrics(void *ud, fp_buf *out) { return fp_worker_pool_metrics(ud, out); }
+
+/* Starts the worker pool unless FP_WORKERS is 0 (ctx->pool stays NULL). */
+static int start_pool(pool_ctx *ctx) {
+  long workers;
+  int rc = config_long(ctx->cfg, "FP_WORKERS", 2, 0, 256, &workers);
+  if (rc || workers == 0) return rc;
+  cli_dialect_flags none = {0};
+  if ((rc = cli_job_opts_build(ctx->cfg, &none, &ctx->jo))) return rc;
+  ctx->jo_built = true;
+  const char *dir = fp_config_str(ctx->cfg, "FP_CONTRACTS_DIR", "packages/file_processing/contracts");
+  struct stat st;
+  if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) ctx->jo.job.contracts_dir = dir;
+  else if (fp_config_get(ctx->cfg, "FP_CONTRACTS_DIR"))
+    return fprintf(stderr, "file-processing: FP_CONTRACTS_DIR=%s is not a directory\n", dir), 2;
+  fp_worker_opts o;
+  fp_worker_opts_default(&o);
+  fp_diag d;
+  fp_diag_clear(&d);
+  if (fp_worker_opts_from_config(ctx->cfg, &o, &d)) return cli_fail(&d);
+  o.nthreads = (unsigned)workers;
+  o.job = ctx->jo.job;
+  o.job.report_indent = 0;
+  o.objstore_new = make_objstore;
+  o.objstore_ud = (void *)ctx->cfg;
+  if (fp_worker_pool_start(&o, &ctx->pool, &d)) return cli_fail(&d);
+  char masked[1024];
+  fp_mask_url(o.store_url, masked, sizeof masked);
+  fp_info("%ld worker thread(s) on %s", workers, masked);
+  return 0;
+}
+
+/* Stops the pool; returns how many jobs were released still running (then _exit). */
+static size_t stop_pool(pool_ctx *ctx, double grace) {
+  if (!ctx->pool) return 0;
+  size_t released = fp_worker_pool_stop(ctx->pool, grace);
+  if (released) fp_warn("%zu job(s) still running after %.0f s: released to the queue", released, grace);
+  return released;
+}
+
+static void free_pool(pool_ctx *ctx) {
+  fp_worker_pool_free(ctx->pool);
+  if (ctx->jo_built) cli_job_opts_free(&ctx->jo);
+}
+
+/* Blocks SIGTERM/SIGINT in this thread before any other thread starts (they inherit the
+ * mask), so only sigwait sees them. */
+static void block_signals(sigset_t *set) {
+  sigemptyset(set);
+  sigaddset(set, SIGTERM);
+  sigaddset(set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+static int wait_signal(const sigset_t *set) {
+  int sig = 0;
+  while (sigwait(set, &sig) != 0) {
+  }
+  fp_info("received %s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  return sig;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+static int set_flag(fp_config *cfg, const char *key, const char *v) {
+  if (v && fp_config_set(cfg, key, v))
+    return fprintf(stderr, "file-processing: out of memory\n"), 3;
+  return 0;
+}
+
+int cmd_serve(fp_config *cfg, int argc, char **argv) {
+  const char *port = NULL, *bind = NULL, *workers = NULL;
+  bool help = false;
+  const cli_opt opts[] = {{"port", &port, NULL}, {"bind", &bind, NULL},
+                          {"workers", &workers, NULL}, {NULL, NULL, NULL}};
+  const char *pos[1];
+  size_t npos;
+  if (cli_parse(argc, argv, opts, pos, 1, &npos, &help)) return 2;
+  if (help) return fputs(SERVE_HELP, stdout), 0;
+  if (npos) return cli_usage_error("serve", "unexpected argument '%s'", pos[0]);
+  int rc = set_flag(cfg, "PORT", port);
+  if (!rc) rc = set_flag(cfg, "FP_BIND", bind);
+  if (!rc) rc = set_flag(cfg, "FP_WORKERS", workers);
+  long grace, drain;
+  if (!rc) rc = config_long(cfg, "FP_SHUTDOWN_GRACE_S", 25, 0, 86400, &grace);
+  if (!rc) rc = config_long(cfg, "FP_SHUTDOWN_DRAIN_MS", 1000, 0, 600000, &drain);
+  if (rc) return rc;
+  fp_listener_opts lo;
+  fp_listener_opts_default(&lo);
+  fp_diag d;
+  fp_diag_clear(&d);
+  if (fp_listener_opts_from_config(cfg, &lo, &d)) return cli_fail(&d);
+  sigset_t set;
+  block_signals(&set);
+  pool_ctx ctx = {.cfg = cfg};
+  if ((rc = start_pool(&ctx))) {
+    free_pool(&ctx);
+    return rc;
+  }
+  fp_listener *l = NULL;
+  fp_listener_hooks hooks = {.ud = ctx.pool};
+  if (ctx.pool) {
+    hooks.jobs_enqueued = pool_wake;
+    hooks.metrics = pool_metrics;
+  }
+  if (fp_listener_start(&lo, &hooks, &l, &d)) {
+    rc = cli_fail(&d);
+    stop_pool(&ctx, 0);
+    free_pool(&ctx);
+    return rc;
+  }
+  wait_signal(&set);
+  fp_listener_begin_shutdown(l);
+  if (drain > 0) sleep_ms(drain); /* readiness probes see 503 while the socket is open */
+  fp_listener_stop(l);
+  size_t released = stop_pool(&ctx, (double)grace);
+  fp_listener_free(l);
+  if (released) {
+    fp_info("exiting; released jobs stay queued");
+    fflush(NULL);
+    _exit(0); /* their threads die with the process; nothing is lost */
+  }
+  free_pool(&ctx);
+  fp_info("stopped cleanly");
+  return 0;
+}
+
+int cmd_worker(fp_config *cfg, int argc, char **argv) {
+  const char *workers = NULL, *sqs = NULL;
+  bool help = false;
+  const cli_opt opts[] = {{"workers", &workers, NULL}, {"sqs-queue-url", &sqs, NULL},
+                          {NULL, NULL, NULL}};
+  const char *pos[1];
+  size_t npos;
+  if (cli_parse(argc, argv, opts, pos, 1, &npos, &help)) return 2;
+  if (help) return fputs(WORKER_HELP, stdout), 0;
+  if (npos) return cli_usage_error("worker", "unexpected argument '%s'", pos[0]);
+  if (sqs) return fputs("file-processing: worker --sqs-queue-url is not implemented yet\n", stderr), 2;
+  int rc = set_flag(cfg, "FP_WORKERS", workers);
+  long grace, n;
+  if (!rc) rc = config_long(cfg, "FP_SHUTDOWN_GRACE_S", 25, 0, 86400, &grace);
+  if (!rc) rc = config_long(cfg, "FP_WORKERS", 2, 1, 256, &n);
+  if (rc) return rc;
+  sigset_t set;
+  block_signals(&set);
+  pool_ctx ctx = {.cfg = cfg};
+  if ((rc = start_pool(&ctx))) {
+    free_pool(&ctx);
+    return rc;
+  }
+  wait_signal(&set);
+  if (stop_pool(&ctx, (double)grace)) {
+    fflush(NULL);
+    _exit(0);
+  }
+  free_pool(&ctx);
+  fp_info("stopped cleanly");
+  return 0;
+}
