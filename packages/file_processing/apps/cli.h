@@ -44,6 +44,14 @@ typedef struct cli_job_opts {
 int cli_job_opts_build(const fp_config *cfg, const cli_dialect_flags *f, cli_job_opts *out);
 void cli_job_opts_free(cli_job_opts *o);
 
+/* Sets jo->contracts_dir from FP_CONTRACTS_DIR (default the bundled contracts when that
+ * directory exists). 0 or the exit code. */
+int cli_contracts_dir(const fp_config *cfg, fp_job_opts *jo);
+/* FP_REPORT_S3_URI: reports are also uploaded; uses reads when it is an S3 store, else
+ * opens one into *owned (free with fp_objstore_free). 0 or the exit code. */
+int cli_report_store(const fp_config *cfg, fp_objstore *reads, fp_objstore **owned,
+                     fp_job_opts *jo);
+
 /* Writes text to path ("-" = stdout) atomically (temp file + rename). 0 or exit code. */
 int cli_write_output(const char *path, const char *text, size_t len);
 

@@ -120,6 +120,8 @@ int cli_job_opts_build(const fp_config *cfg, const cli_dialect_flags *f, cli_job
   if ((rc = config_size(cfg, "FP_DISTINCT_EXACT_LIMIT", &o->profile.distinct_exact_limit))) return rc;
   if ((rc = config_size(cfg, "FP_DUP_ROWS_MEMORY", &o->profile.dup_rows_memory))) return rc;
   if ((rc = config_size(cfg, "FP_SAMPLE_CAP", &o->sample_cap))) return rc;
+  if ((rc = config_size(cfg, "FP_UNIQUE_MEMORY", &o->checker.unique_memory))) return rc;
+  o->checker.spill_dir = fp_config_get(cfg, "FP_SPILL_DIR");
   if (f->sample_cap) {
     char *end;
     errno = 0;
@@ -179,5 +181,37 @@ int cli_write_output(const char *path, const char *text, size_t len) {
     unlink(tmp);
     return fprintf(stderr, "file-processing: cannot write %s: %s\n", path, strerror(err)), 3;
   }
+  return 0;
+}
+
+int cli_contracts_dir(const fp_config *cfg, fp_job_opts *jo) {
+  const char *dir = fp_config_str(cfg, "FP_CONTRACTS_DIR", "packages/file_processing/contracts");
+  struct stat st;
+  if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+    jo->contracts_dir = dir;
+    return 0;
+  }
+  if (!fp_config_get(cfg, "FP_CONTRACTS_DIR")) return 0; /* no bundled contracts here: fine */
+  fp_diag d;
+  fp_diag_clear(&d);
+  fp_diag_set(&d, FP_ERR_CONFIG, "FP_CONTRACTS_DIR=%s is not a directory", dir);
+  return cli_fail(&d);
+}
+
+int cli_report_store(const fp_config *cfg, fp_objstore *reads, fp_objstore **owned,
+                     fp_job_opts *jo) {
+  const char *uri = fp_config_str(cfg, "FP_REPORT_S3_URI", NULL);
+  if (!uri) return 0;
+  fp_diag d;
+  fp_diag_clear(&d);
+  char bucket[256], prefix[1024];
+  if (fp_s3_uri_parse(uri, bucket, sizeof bucket, prefix, sizeof prefix, &d)) return cli_fail(&d);
+  if (reads && strcmp(fp_objstore_kind(reads), "s3") == 0) {
+    jo->report_store = reads;
+  } else {
+    if (fp_objstore_s3_new(cfg, owned, &d)) return cli_fail(&d);
+    jo->report_store = *owned;
+  }
+  jo->report_s3_uri = uri;
   return 0;
 }

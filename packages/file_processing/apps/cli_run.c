@@ -119,21 +119,6 @@ static int open_objstore(const fp_config *cfg, const run_flags *f, fp_objstore *
   return 0;
 }
 
-/* FP_REPORT_S3_URI: reports also go to S3 (reads may still come from LOCAL_S3_ROOT). */
-static int open_report_store(const fp_config *cfg, fp_objstore *os, fp_objstore **owned,
-                             fp_job_opts *jo) {
-  const char *uri = fp_config_str(cfg, "FP_REPORT_S3_URI", NULL);
-  if (!uri) return 0;
-  fp_diag d;
-  fp_diag_clear(&d);
-  char bucket[256], prefix[1024];
-  if (fp_s3_uri_parse(uri, bucket, sizeof bucket, prefix, sizeof prefix, &d)) return cli_fail(&d);
-  if (strcmp(fp_objstore_kind(os), "s3") != 0 && fp_objstore_s3_new(cfg, owned, &d)) return cli_fail(&d);
-  jo->report_store = *owned ? *owned : os;
-  jo->report_s3_uri = uri;
-  return 0;
-}
-
 static int open_db(const fp_config *cfg, const run_flags *f, fp_store **st) {
   fp_diag d;
   fp_diag_clear(&d);
@@ -199,16 +184,7 @@ static int setup_contract(const fp_config *cfg, const run_flags *f, bool lookup,
     jo->job.contract = *owned;
     return 0;
   }
-  if (!lookup) return 0;
-  const char *dir = fp_config_str(cfg, "FP_CONTRACTS_DIR", "packages/file_processing/contracts");
-  struct stat st;
-  if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-    jo->job.contracts_dir = dir;
-  } else if (fp_config_get(cfg, "FP_CONTRACTS_DIR")) {
-    fp_diag_set(&d, FP_ERR_CONFIG, "FP_CONTRACTS_DIR=%s is not a directory", dir);
-    return cli_fail(&d);
-  }
-  return 0;
+  return lookup ? cli_contracts_dir(cfg, &jo->job) : 0;
 }
 
 static int run_job(const fp_config *cfg, run_flags *f) {
@@ -234,7 +210,7 @@ static int run_job(const fp_config *cfg, run_flags *f) {
   if (!rc) rc = setup_contract(cfg, f, true, &contract, &jo);
   fp_objstore *report_os = NULL;
   if (!rc) rc = open_objstore(cfg, f, &os);
-  if (!rc) rc = open_report_store(cfg, os, &report_os, &jo.job);
+  if (!rc) rc = cli_report_store(cfg, os, &report_os, &jo.job);
   if (!rc) rc = open_db(cfg, f, &st);
   if (!rc) {
     jo.job.objstore = os;

@@ -90,6 +90,7 @@ typedef struct pool_ctx {
   const fp_config *cfg;
   cli_job_opts jo;
   bool jo_built;
+  fp_objstore *report_os; /* FP_REPORT_S3_URI uploads; shared by the workers */
   fp_worker_pool *pool;
 } pool_ctx;
 
@@ -131,11 +132,8 @@ static int start_pool(pool_ctx *ctx) {
   cli_dialect_flags none = {0};
   if ((rc = cli_job_opts_build(ctx->cfg, &none, &ctx->jo))) return rc;
   ctx->jo_built = true;
-  const char *dir = fp_config_str(ctx->cfg, "FP_CONTRACTS_DIR", "packages/file_processing/contracts");
-  struct stat st;
-  if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) ctx->jo.job.contracts_dir = dir;
-  else if (fp_config_get(ctx->cfg, "FP_CONTRACTS_DIR"))
-    return fprintf(stderr, "file-processing: FP_CONTRACTS_DIR=%s is not a directory\n", dir), 2;
+  if ((rc = cli_contracts_dir(ctx->cfg, &ctx->jo.job))) return rc;
+  if ((rc = cli_report_store(ctx->cfg, NULL, &ctx->report_os, &ctx->jo.job))) return rc;
   fp_worker_opts o;
   fp_worker_opts_default(&o);
   fp_diag d;
@@ -163,6 +161,7 @@ static size_t stop_pool(pool_ctx *ctx, double grace) {
 
 static void free_pool(pool_ctx *ctx) {
   fp_worker_pool_free(ctx->pool);
+  fp_objstore_free(ctx->report_os);
   if (ctx->jo_built) cli_job_opts_free(&ctx->jo);
 }
 

@@ -101,7 +101,13 @@ typedef struct pipeline {
 static fp_err ensure_consumers(pipeline *p, fp_diag *d) {
   if (p->prof) return FP_OK;
   bool header = fp_csv_reader_dialect(p->reader)->header;
-  fp_err e = fp_profiler_new(&p->o->profile, header, p->findings, &p->prof, d);
+  fp_profile_opts po = p->o->profile;
+  if (p->contract && p->contract->nmissing) {
+    /* The checker leaves blank rows to the profiler: both must agree on what is missing. */
+    po.missing_values = (const char *const *)p->contract->missing_values;
+    po.nmissing = p->contract->nmissing;
+  }
+  fp_err e = fp_profiler_new(&po, header, p->findings, &p->prof, d);
   if (!e && p->contract)
     e = fp_checker_new(p->contract, &p->o->checker, header, p->findings, &p->checker, d);
   return e;

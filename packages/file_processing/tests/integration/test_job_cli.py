@@ -32,6 +32,41 @@ class JobTest(FpTestCase):
         ncols = self.db_rows("SELECT count(*) FROM fp_column_profiles")[0][0]
         self.assertEqual(ncols, 22)
 
+    def test_contract_found_by_key_validates_and_is_stored(self):
+        env = self.env(LOCAL_S3_ROOT=os.path.join(os.path.abspath(PKG), "data"),
+                       FP_CONTRACTS_DIR=os.path.join(os.path.abspath(PKG), "contracts"))
+        p = self.job(DEMO_KEY, env=env)
+        rep = self.report_of(p)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(rep["contract"]["name"], "officer_detail")
+        by = {(g["code"], g["field_name"]) for g in rep["findings"]["groups"]}
+        # the sample's injected defects, as data/README.md lists them
+        self.assertIn(("type-error", "hire_date"), by)
+        self.assertIn(("constraint-error", "overtime_pay"), by)
+        self.assertIn(("unique-error", "officer_id"), by)
+        stored = self.db_rows("SELECT contract FROM fp_runs")
+        self.assertEqual(stored, [("officer_detail",)])
+        codes = {r[0] for r in self.db_rows("SELECT code FROM fp_findings")}
+        self.assertTrue({"type-error", "unique-error", "primary-key"} <= codes, codes)
+
+    def test_contract_flag_and_broken_contract(self):
+        self.put("in/clean.csv", CLEAN)
+        good = os.path.join(self.tmp, "c.yaml")
+        with open(good, "w") as f:
+            f.write("schema:\n  fields:\n    - {name: id, type: integer, constraints: {maximum: 2}}\n"
+                    "    - {name: name}\n    - {name: amount, type: number}\n")
+        rep = self.report_of(self.job("in/clean.csv", "--contract", good))
+        self.assertEqual(rep["verdict"], "failed")
+        g = [g for g in rep["findings"]["groups"] if g["code"] == "constraint-error"][0]
+        self.assertEqual((g["count"], g["samples"][0]["row"]), (1, 4))
+        bad = os.path.join(self.tmp, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write("schema:\n  fields:\n    - {name: id, type: integr}\n")
+        p = self.job("in/clean.csv", "--contract", bad)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("line 3", p.stderr.decode())
+        self.assertEqual(self.db_rows("SELECT count(*) FROM fp_runs")[0][0], 1)
+
     def test_clean_file_passes_exit_0(self):
         self.put("in/clean.csv", CLEAN)
         p = self.job("in/clean.csv")
