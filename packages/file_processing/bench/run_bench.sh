@@ -28,6 +28,9 @@
 #
 # The report goes to a scratch file so that writing it is part of the measured work.
 #
+# Then bench/listener_bench.py: the SNS listener under wrk (64 connections) next to a bare
+# libmicrohttpd server, req/s and p99.
+#
 # Exit status: 0 ok; 1 a benchmarked command failed (its stderr is printed) or memory grew
 # with file size; 2 usage or missing prerequisites.
 set -euo pipefail
@@ -185,3 +188,8 @@ if [[ $verdict == *GROWS ]]; then
   echo "$PROG: peak memory grows with file size" >&2
   exit 1
 fi
+
+# The SNS listener under wrk load, next to a bare libmicrohttpd server (its ceiling).
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+"$PY" "$(dirname "$0")/listener_bench.py" "$BUILD_DIR"
