@@ -90,22 +90,16 @@ typedef struct run_flags {
       {"no-header", NULL, &(f).dialect.no_header}, {"header", NULL, &(f).dialect.header}
 
 static fp_err read_events_file(const char *path, fp_event_list *events, fp_diag *d) {
-  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-  if (!f) {
-    fp_diag_key(d, path);
-    return fp_diag_set(d, errno == ENOENT ? FP_ERR_NOT_FOUND : FP_ERR_IO, "cannot read events file %s: %s", path, strerror(errno));
-  }
   fp_buf b;
   fp_buf_init(&b, 64u << 20); /* events files are small; a bound keeps a wrong file from eating memory */
-  char chunk[65536];
-  size_t n;
-  fp_err e = FP_OK;
-  while (!e && (n = fread(chunk, 1, sizeof chunk, f)) > 0) e = fp_buf_append(&b, chunk, n);
-  if (!e && ferror(f)) e = fp_diag_set(d, FP_ERR_IO, "reading %s", path);
-  if (f != stdin) fclose(f);
-  if (e == FP_ERR_LIMIT) e = fp_diag_set(d, FP_ERR_LIMIT, "events file %s is larger than 64 MiB", path);
+  int err = 0;
+  fp_err e = fp_buf_read_file(&b, path, &err);
+  fp_diag_key(d, path);
+  if (e == FP_ERR_LIMIT)
+    e = fp_diag_set(d, e, "events file %s is larger than 64 MiB", path);
+  else if (e)
+    e = fp_diag_set(d, e, "cannot read events file %s: %s", path, err ? strerror(err) : fp_strerror(e));
   if (!e) e = fp_events_parse_text(b.data ? b.data : "", b.len, events, d);
-  if (e) fp_diag_key(d, path);
   fp_buf_free(&b);
   return e;
 }

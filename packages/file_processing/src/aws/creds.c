@@ -85,25 +85,20 @@ static fp_err set_static(fp_aws_creds *out, const char *source, const char *ak, 
 /* Reads a small secret file (token), trimmed; owned into *out (wipe + free). */
 static fp_err read_token_file(const char *path, const char *what, char **out, fp_diag *d) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return fp_diag_set(d, FP_ERR_CONFIG, "%s: cannot read %s: %s", what, path, strerror(errno));
   fp_buf b;
   fp_buf_init(&b, TOKEN_FILE_MAX);
-  char chunk[4096];
-  size_t got;
-  fp_err e = FP_OK;
-  while (!e && (got = fread(chunk, 1, sizeof chunk, f)) > 0) e = fp_buf_append(&b, chunk, got);
-  bool rerr = ferror(f);
-  fclose(f);
-  OPENSSL_cleanse(chunk, sizeof chunk);
-  if (e || rerr || !b.data) {
+  int err = 0;
+  fp_err e = fp_buf_read_file(&b, path, &err);
+  if (e || !b.data) {
     if (b.data) OPENSSL_cleanse(b.data, b.cap);
     fp_buf_free(&b);
     if (e == FP_ERR_LIMIT)
       return fp_diag_set(d, e, "%s: %s is larger than %zu bytes", what, path, TOKEN_FILE_MAX);
-    return fp_diag_set(d, e ? e : FP_ERR_CONFIG, "%s: %s is %s", what, path,
-                       rerr ? "unreadable" : "empty");
+    if (e == FP_ERR_NOMEM) return fp_diag_set(d, e, "%s: reading %s", what, path);
+    if (e)
+      return fp_diag_set(d, FP_ERR_CONFIG, "%s: cannot read %s: %s", what, path,
+                         err ? strerror(err) : fp_strerror(e));
+    return fp_diag_set(d, FP_ERR_CONFIG, "%s: %s is empty", what, path);
   }
   size_t s = 0, n = b.len;
   while (s < n && isspace((unsigned char)b.data[s])) s++;

@@ -190,25 +190,20 @@ fp_err fp__ini_parse(const char *text, size_t n, bool config_file, fp__ini **out
 
 fp_err fp__ini_load(const char *path, bool config_file, fp__ini **out, fp_diag *d) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    if (errno == ENOENT || errno == ENOTDIR) return FP_OK;
-    return fp_diag_set(d, FP_ERR_CONFIG, "cannot read %s: %s", path, strerror(errno));
-  }
   fp_buf b;
   fp_buf_init(&b, FP__INI_MAX_BYTES);
-  char chunk[4096];
-  size_t got;
-  fp_err e = FP_OK;
-  while (!e && (got = fread(chunk, 1, sizeof chunk, f)) > 0) e = fp_buf_append(&b, chunk, got);
-  bool rerr = ferror(f);
-  fclose(f);
-  OPENSSL_cleanse(chunk, sizeof chunk);
-  if (e || rerr) {
+  int err = 0;
+  fp_err e = fp_buf_read_file(&b, path, &err);
+  if (e == FP_ERR_NOT_FOUND) { /* an absent shared file is simply not configured */
+    fp_buf_free(&b);
+    return FP_OK;
+  }
+  if (e) {
     if (b.data) OPENSSL_cleanse(b.data, b.cap);
     fp_buf_free(&b);
-    return fp_diag_set(d, e == FP_ERR_LIMIT ? e : FP_ERR_CONFIG, "%s: %s", path,
-                       e == FP_ERR_LIMIT ? "larger than 1 MiB" : "read error");
+    if (e == FP_ERR_LIMIT) return fp_diag_set(d, e, "%s: larger than 1 MiB", path);
+    return fp_diag_set(d, e == FP_ERR_NOMEM ? e : FP_ERR_CONFIG, "cannot read %s: %s", path,
+                       err ? strerror(err) : fp_strerror(e));
   }
   fp_diag td;
   fp_diag_clear(&td);

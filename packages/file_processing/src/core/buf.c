@@ -1,6 +1,7 @@
 /* buf.c — bounded growable buffer. */
 #include "fp/fp_buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,4 +71,39 @@ char *fp_buf_take(fp_buf *b) {
   b->data = NULL;
   b->len = b->cap = 0;
   return p;
+}
+
+static fp_err errno_code(int err) {
+  if (err == ENOENT || err == ENOTDIR) return FP_ERR_NOT_FOUND;
+  if (err == EACCES || err == EPERM) return FP_ERR_FORBIDDEN;
+  return FP_ERR_IO;
+}
+
+fp_err fp_buf_read_file(fp_buf *b, const char *path, int *sys_errno) {
+  int is_stdin = strcmp(path, "-") == 0;
+  FILE *f = is_stdin ? stdin : fopen(path, "rb");
+  if (sys_errno) *sys_errno = 0;
+  if (!f) {
+    if (sys_errno) *sys_errno = errno;
+    return errno_code(errno);
+  }
+  fp_err e = FP_OK;
+  for (;;) {
+    size_t room = b->max - b->len < 65536 ? b->max - b->len : 65536;
+    if (room == 0) { /* at the cap: only a clean EOF keeps us under it */
+      e = fgetc(f) == EOF ? FP_OK : FP_ERR_LIMIT;
+      break;
+    }
+    if ((e = fp_buf_reserve(b, room))) break;
+    size_t got = fread(b->data + b->len, 1, room, f);
+    b->len += got;
+    b->data[b->len] = '\0';
+    if (got < room) break;
+  }
+  if (!e && ferror(f)) {
+    if (sys_errno) *sys_errno = errno;
+    e = FP_ERR_IO;
+  }
+  if (!is_stdin) fclose(f);
+  return e;
 }

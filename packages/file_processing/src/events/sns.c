@@ -619,23 +619,16 @@ static fp_err cert_parse(const char *pem, size_t n, const char *src, cert_key *o
 }
 
 static fp_err read_mapped(const char *path, size_t max, fp_buf *body, fp_diag *d) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return fp_diag_set(d, FP_ERR_FORBIDDEN,
-                       "SNS signing certificate: cannot open mapped test file %s: %s", path,
-                       strerror(errno));
-  char chunk[4096];
-  fp_err e = FP_OK;
-  size_t got;
-  while (!e && (got = fread(chunk, 1, sizeof chunk, f)) > 0) e = fp_buf_append(body, chunk, got);
-  int bad = ferror(f);
-  fclose(f);
+  int err = 0;
+  fp_err e = fp_buf_read_file(body, path, &err);
   if (e == FP_ERR_LIMIT)
     return fp_diag_set(d, FP_ERR_FORBIDDEN, "SNS signing certificate %s larger than %zu bytes",
                        path, max);
-  if (e) return fp_diag_set(d, e, "reading %s: %s", path, fp_strerror(e));
-  if (bad)
-    return fp_diag_set(d, FP_ERR_FORBIDDEN, "SNS signing certificate: error reading %s", path);
+  if (e == FP_ERR_NOMEM) return fp_diag_set(d, e, "reading %s: %s", path, fp_strerror(e));
+  if (e)
+    return fp_diag_set(d, FP_ERR_FORBIDDEN,
+                       "SNS signing certificate: cannot open mapped test file %s: %s", path,
+                       err ? strerror(err) : fp_strerror(e));
   return FP_OK;
 }
 

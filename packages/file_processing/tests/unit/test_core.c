@@ -1,6 +1,8 @@
 /* test_core.c — errors and diagnostics, bounded buffers, .env configuration, URL masking. */
 #include "fp_test.h"
 
+#include <errno.h>
+
 #include "fp/fp_buf.h"
 #include "fp/fp_config.h"
 #include "fp/fp_err.h"
@@ -37,6 +39,43 @@ static void test_diag_first_error_wins_and_formats(void **state) {
   assert_int_equal(strlen(tiny), 7);
 }
 
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void test_buf_read_file(void **state) {
+  (void)state;
+  char dir[64], path[128];
+  fp_test_tmpdir(dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/f.txt", dir);
+  char big[200001];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  write_file(path, big); /* larger than one 64 KiB read */
+  fp_buf b;
+  fp_buf_init(&b, 200000);
+  int err = -1;
+  assert_int_equal(fp_buf_read_file(&b, path, &err), FP_OK); /* exactly at the cap */
+  assert_int_equal(b.len, 200000);
+  assert_int_equal(err, 0);
+  fp_buf_free(&b);
+  fp_buf_init(&b, 199999);
+  assert_int_equal(fp_buf_read_file(&b, path, NULL), FP_ERR_LIMIT);
+  fp_buf_free(&b);
+  fp_buf_init(&b, 0);
+  char missing[160];
+  snprintf(missing, sizeof missing, "%s/missing", dir);
+  assert_int_equal(fp_buf_read_file(&b, missing, &err), FP_ERR_NOT_FOUND);
+  assert_int_equal(err, ENOENT);
+  assert_int_equal(fp_buf_read_file(&b, dir, &err), FP_ERR_IO); /* a directory */
+  fp_buf_free(&b);
+  remove(path);
+  rmdir(dir);
+}
+
 static void test_buf_bounded(void **state) {
   (void)state;
   fp_buf b;
@@ -61,12 +100,6 @@ static void test_buf_bounded(void **state) {
   free(s);
 }
 
-static void write_file(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-}
 
 static void test_config_layers(void **state) {
   (void)state;
@@ -147,6 +180,7 @@ int main(void) {
       cmocka_unit_test(test_err_names_and_exit_codes),
       cmocka_unit_test(test_diag_first_error_wins_and_formats),
       cmocka_unit_test(test_buf_bounded),
+      cmocka_unit_test(test_buf_read_file),
       cmocka_unit_test(test_config_layers),
       cmocka_unit_test(test_config_malformed_line_named),
       cmocka_unit_test(test_mask_url),
