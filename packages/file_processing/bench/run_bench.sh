@@ -13,6 +13,7 @@
 # (/usr/bin/time -f '%e %M', Debian package `time`):
 #   wc -l FILE
 #   CMD profile FILE --report TMPDIR/report.json   (exit 0 = valid, 1 = data invalid: fine)
+#   CMD profile FILE --contract contracts/officer_detail.yaml   (validation on)
 #   CMD rows --count FILE                          (parse only; if `CMD rows --help` exits 0)
 #
 # Environment:
@@ -150,6 +151,11 @@ WC_WALL=$M_WALL
 row "wc -l"
 measure "0 1" "${CMD[@]}" profile "$BIG" --report "$TMP/report.json"
 row "$NAME profile"
+CONTRACT="$(cd "$(dirname "$0")/.." && pwd)/contracts/officer_detail.yaml"
+if [ -f "$CONTRACT" ]; then
+  measure "0 1" "${CMD[@]}" profile "$BIG" --contract "$CONTRACT" --report "$TMP/report.json"
+  row "$NAME profile + officer contract"
+fi
 if "${CMD[@]}" rows --help >/dev/null 2>&1; then
   measure "0" "${CMD[@]}" rows --count "$BIG"
   row "$NAME rows --count (parse only)"
