@@ -486,6 +486,30 @@ class OwnKeyTest(ListenerBase):
         self.assertEqual(self.stop(q), 0)
 
 
+    def test_sigterm_during_running_job_releases_it_and_restart_completes(self):
+        gen = os.environ.get("FP_GEN", "")
+        if not os.path.exists(gen):
+            self.skipTest("generator not built: %s" % gen)
+        path = os.path.join(self.root, BUCKET, "in", "big.csv")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        # big enough that the job is still running when SIGTERM arrives
+        subprocess.run([gen, "--bytes", "150M", "-o", path], check=True, timeout=300)
+        p = self.start(workers=1, FP_SHUTDOWN_GRACE_S="0", FP_SHUTDOWN_DRAIN_MS="0")
+        ev = s3_event("in/big.csv", bucket=BUCKET, versionId="v1")
+        self.assertEqual(self.post(p, self.keys.sign(notification(ev)))[0], 200)
+        self.wait_for(lambda: self.db_rows("SELECT state FROM fp_jobs") == [("running",)],
+                      what="job running")
+        self.assertEqual(self.stop(p), 0, self.log(p))
+        # grace 0: the running job went back to the queue, its attempt not counted
+        self.assertEqual(self.db_rows("SELECT state, attempts FROM fp_jobs"), [("queued", 0)])
+        self.assertEqual(self.db_rows("SELECT count(*) FROM fp_runs")[0][0], 0)
+        q = self.start(workers=1)
+        self.wait_for(lambda: self.db_rows("SELECT state FROM fp_jobs") == [("succeeded",)],
+                      timeout=120, what="job succeeded after restart")
+        self.assertEqual(self.db_rows("SELECT count(*) FROM fp_runs")[0][0], 1)
+        self.assertEqual(self.stop(q), 0)
+
+
 class StartupTest(ListenerBase):
     def test_test_settings_refused_without_test_mode(self):
         for key in ("FP_SNS_TEST_CLOCK", "FP_SNS_TEST_CERT_MAP", "FP_SNS_TEST_CA_FILE",
