@@ -1,7 +1,7 @@
 /* fp_store.h — the results database: runs, column profiles and findings, and the durable
  * job queue.
  *
- * One interface over SQLite (the embedded default) and, later, PostgreSQL. Opening a store
+ * One interface over SQLite (the embedded default) and PostgreSQL (libpq; production). Opening a store
  * applies the versioned migrations it lacks. Values are always bound parameters; no SQL is
  * built from data. Saving a run for an object version that already has one replaces it
  * (the old run's profiles and findings go with it) in one transaction. This layer knows
@@ -10,7 +10,8 @@
  * Threads: a store handle is used by one thread at a time (it caches prepared statements);
  * give each thread its own handle. Handles on the same database may be used concurrently:
  * SQLite serialises writers (WAL, 10 s busy timeout; a writer that still cannot get the
- * lock gets FP_ERR_TRANSIENT). */
+ * lock gets FP_ERR_TRANSIENT). PostgreSQL: one connection per handle; a lost connection
+ * answers FP_ERR_TRANSIENT and the handle's next call tries to reconnect once. */
 #ifndef FP_STORE_H
 #define FP_STORE_H
 
@@ -24,11 +25,11 @@
 typedef struct fp_store fp_store; /* opaque */
 
 /* url: "sqlite:///relative/path.db", "sqlite:////absolute/path.db", "sqlite://:memory:".
- * postgresql:// and postgres:// are recognised and answer FP_ERR_NOT_IMPLEMENTED for now.
- * Runs migrations. Owned: free with fp_store_close. */
+ * "postgresql://..." / "postgres://..." (any libpq connection URI, passed to libpq as is;
+ * an unreachable server is FP_ERR_TRANSIENT). Runs migrations. Owned: free with fp_store_close. */
 fp_err fp_store_open(const char *url, fp_store **out, fp_diag *d);
 void fp_store_close(fp_store *s); /* NULL-safe */
-const char *fp_store_backend(const fp_store *s); /* "sqlite" */
+const char *fp_store_backend(const fp_store *s); /* "sqlite" | "postgresql" */
 /* Applies missing migrations; *applied (may be NULL) = how many ran now. */
 fp_err fp_store_migrate(fp_store *s, int *applied, fp_diag *d);
 int fp_store_schema_version(fp_store *s); /* -1 on error */

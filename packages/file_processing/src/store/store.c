@@ -115,9 +115,7 @@ fp_err fp_store_open(const char *url, fp_store **out, fp_diag *d) {
   fp_store *s = NULL;
   switch (u.kind) {
     case FP__STORE_SQLITE: e = fp__sqlite_open(u.path, u.memory, shown, &s, d); break;
-    case FP__STORE_POSTGRES:
-      return fp_diag_set(d, FP_ERR_NOT_IMPLEMENTED,
-                         "PostgreSQL backend not implemented yet (database URL '%s')", shown);
+    case FP__STORE_POSTGRES: e = fp__pg_open(u.path, shown, &s, d); break;
     default: return fp_diag_set(d, FP_ERR_INTERNAL, "store: no backend for '%s'", shown);
   }
   if (e) return e;

@@ -44,7 +44,7 @@ typedef struct fp__job_new {
  * truncated to FP_STORE_ERROR_MAX) and the time from fp__store_now_ms. "Lease lost" is
  * FP_ERR_NOT_FOUND: no row with that id is running under that owner. */
 typedef struct fp__store_ops {
-  const char *name; /* "sqlite" */
+  const char *name; /* "sqlite" | "postgresql" */
   fp_err (*migrate)(fp_store *s, int *applied, fp_diag *d);
   int (*schema_version)(fp_store *s);
   fp_err (*save_run)(fp_store *s, const fp_store_run *run, int64_t *run_id, fp_diag *d);
@@ -113,6 +113,11 @@ char *fp__job_key(const fp_object_ref *ref);
 
 /* SQLite backend. path: file path or ":memory:"; shown: the URL as it may be printed. */
 fp_err fp__sqlite_open(const char *path, int memory, const char *shown, fp_store **out, fp_diag *d);
+
+/* PostgreSQL backend (store_pg.c). url: the whole DATABASE_URL, handed to PQconnectdb;
+ * shown: the URL as it may be printed. A server that cannot be reached is
+ * FP_ERR_TRANSIENT. */
+fp_err fp__pg_open(const char *url, const char *shown, fp_store **out, fp_diag *d);
 
 /* Test hook: the sqlite3 * behind a SQLite store (NULL for other backends), so tests can
  * shorten the busy timeout and provoke SQLITE_BUSY. Borrowed. */

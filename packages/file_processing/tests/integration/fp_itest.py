@@ -1,4 +1,8 @@
-"""Shared helpers for the integration tests: locate the binary, run it, make temp trees."""
+"""Shared helpers for the integration tests: locate the binary, run it, make temp trees.
+
+Backend switch: with FP_TEST_PG_URL set (tests/support/pg_harness.sh), DATABASE_URL points
+at that PostgreSQL database instead of a temp SQLite file, every test starts from an
+emptied database, and db_rows reads through `psql` (Debian's postgresql-client)."""
 import gzip
 import json
 import os
@@ -12,6 +16,38 @@ BIN = os.environ.get("FP_BIN", "build/file-processing")
 PKG = os.environ.get("FP_PKG_DIR", "packages/file_processing")
 CONFORMANCE = os.environ.get("FP_CONFORMANCE_DIR", "../shared/conformance")
 DEMO_KEY = "from_client/nm_albuquerque/Officer_Detail.csv"
+PG_URL = os.environ.get("FP_TEST_PG_URL") or None
+PG_TABLES = "fp_findings, fp_column_profiles, fp_runs, fp_jobs, fp_schema_migrations"
+
+
+def psql(url, sql, check=True):
+    """Runs sql through psql; returns the completed process (stdout text, unaligned)."""
+    return subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url],
+                          input="SET client_min_messages = warning;\n" + sql + ";\n",
+                          capture_output=True, text=True, timeout=60, check=check)
+
+
+def pg_literal(v):
+    """A test value as a PostgreSQL literal (psql has no bound parameters for -c/stdin)."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return repr(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def pg_rows(url, sql, params=()):
+    """Rows of sql as tuples with JSON types (int, float, str, None); [] when a table is
+    missing (like a SQLite file that does not exist yet). '?' placeholders take params."""
+    parts = sql.split("?")
+    assert len(parts) == len(params) + 1, f"{sql}: {len(params)} parameter(s)"
+    sql = parts[0] + "".join(pg_literal(p) + rest for p, rest in zip(params, parts[1:]))
+    r = psql(url, f"SELECT COALESCE(json_agg(t), '[]') FROM ({sql}) AS t", check=False)
+    if r.returncode != 0:
+        if "does not exist" in r.stderr:
+            return []
+        raise AssertionError(f"psql: {sql}: {r.stderr}")
+    return [tuple(o.values()) for o in json.loads(r.stdout)]
 
 
 def s3_event(key, bucket="demo-bucket", **obj):
@@ -28,6 +64,9 @@ class FpTestCase(unittest.TestCase):
         self.root = os.path.join(self.tmp, "bucket")
         os.makedirs(self.root)
         self.db = os.path.join(self.tmp, "results.db")
+        self.db_url = PG_URL or "sqlite:///" + self.db
+        if PG_URL:
+            psql(PG_URL, f"DROP TABLE IF EXISTS {PG_TABLES} CASCADE")
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -36,7 +75,7 @@ class FpTestCase(unittest.TestCase):
         e = {k: v for k, v in os.environ.items()
              if not k.startswith(("FP_", "AWS_")) and k not in ("LOCAL_S3_ROOT", "DATABASE_URL")}
         e["LOCAL_S3_ROOT"] = self.root
-        e["DATABASE_URL"] = "sqlite:///" + self.db
+        e["DATABASE_URL"] = self.db_url
         e.update(extra)
         return e
 
@@ -52,6 +91,8 @@ class FpTestCase(unittest.TestCase):
         return path
 
     def db_rows(self, sql, *params):
+        if PG_URL:
+            return pg_rows(PG_URL, sql, params)
         if not os.path.exists(self.db):
             return []
         con = sqlite3.connect(self.db)

@@ -27,7 +27,7 @@ class QueueCrashTest(FpTestCase):
         super().setUp()
         if not os.access(TOOL, os.X_OK):
             self.fail(f"{TOOL} is not built (FP_TOOLS_DIR={TOOLS})")
-        self.url = "sqlite:///" + self.db
+        self.url = self.db_url  # SQLite file, or FP_TEST_PG_URL (fp_itest.py)
         self.procs = []
 
     def tearDown(self):

@@ -3,8 +3,14 @@
  * retries with backoff, dead and failed jobs, release, counts, the schema upgrade from
  * version 1, and concurrent claims from several handles. Time is the store's test clock
  * (fp__store_set_clock), so lease and backoff tests never sleep; rows are checked through
- * a second sqlite3 connection where it matters. */
+ * a second sqlite3 connection where it matters.
+ *
+ * The same tests run a second time against PostgreSQL when FP_TEST_PG_URL is set (see
+ * tests/support/pg_harness.sh): each starts from an empty database, and rows are checked
+ * through a separate libpq connection. Without the variable that group is skipped with a
+ * message. */
 #include "fp_test.h"
+#include "fp_test_pg.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -20,8 +26,8 @@
 
 typedef struct fx {
   char dir[128];
-  char path[256];
-  char url[300];
+  char path[256]; /* "" on PostgreSQL */
+  char url[600];
   int64_t now_ms; /* the fake clock the stores of this test read */
 } fx;
 
@@ -39,8 +45,27 @@ static int fx_setup(void **state) {
   return 0;
 }
 
+/* The PostgreSQL group: the test server's database, emptied. */
+static int fx_setup_pg(void **state) {
+  fx *f = calloc(1, sizeof *f);
+  if (!f) return -1;
+  snprintf(f->url, sizeof f->url, "%s", fp_test_pg_url());
+  fp_test_pg_reset(f->url);
+  f->now_ms = T0;
+  *state = f;
+  return 0;
+}
+
+static bool is_pg(const fx *f) {
+  return f->path[0] == '\0';
+}
+
 static int fx_teardown(void **state) {
   fx *f = *state;
+  if (is_pg(f)) {
+    free(f);
+    return 0;
+  }
   DIR *dir = opendir(f->dir);
   if (dir) {
     struct dirent *e;
@@ -85,6 +110,15 @@ static long long q_int(sqlite3 *db, const char *sql) {
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
   long long v = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
+  return v;
+}
+
+/* One integer from direct SQL on whichever backend the test runs on. */
+static long long peer_int(const fx *f, const char *sql) {
+  if (is_pg(f)) return fp_test_pg_int(f->url, sql);
+  sqlite3 *db = peer_open(f->path);
+  long long v = q_int(db, sql);
+  sqlite3_close(db);
   return v;
 }
 
@@ -268,10 +302,7 @@ static void test_enqueue_idempotent(void **state) {
   fp_object_ref bad = mkref("", "v", NULL);
   assert_int_equal(fp_store_enqueue(s, &bad, NULL, NULL, &d), FP_ERR_INVAL);
   fp_store_close(s);
-
-  sqlite3 *db = peer_open(f->path);
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_jobs"), 3);
-  sqlite3_close(db);
+  assert_int_equal(peer_int(f, "SELECT count(*) FROM fp_jobs"), 3);
 }
 
 static void test_enqueue_many_one_transaction(void **state) {
@@ -290,6 +321,11 @@ static void test_enqueue_many_one_transaction(void **state) {
   assert_int_equal(ids[2], ids[0]);
   assert_int_equal(fp_store_enqueue_many(s, refs, 0, NULL, NULL, &n, &d), FP_OK);
   assert_int_equal(n, 0);
+  if (is_pg(f)) { /* the lock-holder half is SQLite's (PG: test_pg_enqueue_many_atomic) */
+    assert_int_equal(peer_int(f, "SELECT count(*) FROM fp_jobs"), 3);
+    fp_store_close(s);
+    return;
+  }
 
   /* A writer holding the lock: the batch fails as transient and records nothing. */
   sqlite3 *db = peer_open(f->path);
@@ -771,10 +807,85 @@ static void test_concurrent_claims_exactly_once(void **state) {
   assert_int_equal(counts[FP_JOB_SUCCEEDED], CONC_JOBS);
   assert_int_equal(counts[FP_JOB_QUEUED] + counts[FP_JOB_RUNNING], 0);
   fp_store_close(s);
-  sqlite3 *db = peer_open(f->path);
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_jobs WHERE attempts <> 1"), 0);
-  sqlite3_close(db);
+  assert_int_equal(peer_int(f, "SELECT count(*) FROM fp_jobs WHERE attempts <> 1"), 0);
   free(w);
+}
+
+/* ---- PostgreSQL only ---------------------------------------------------------------- */
+
+/* Version 1 built by hand on PostgreSQL, then migration 2 applied in place. */
+static void test_pg_upgrade_from_version_1_keeps_rows(void **state) {
+  fx *f = *state;
+  char sql[8192];
+  snprintf(sql, sizeof sql, "%s;\n%s", fp__migrations_table_sql, fp__pg_migrations[0].sql);
+  fp_test_pg_exec(f->url, sql);
+  fp_test_pg_exec(f->url,
+                  "INSERT INTO fp_schema_migrations VALUES (1, 'x', 'v1');"
+                  "INSERT INTO fp_jobs (idempotency_key, bucket, key, state, attempts,"
+                  " created_at, updated_at) VALUES"
+                  " (E'b\\nold.csv\\n1', 'b', 'old.csv', 'done', 1,"
+                  "  '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:01.000Z'),"
+                  " (E'b\\nq.csv\\n1', 'b', 'q.csv', 'queued', 0,"
+                  "  '2024-01-02T00:00:00.000Z', '2024-01-02T00:00:00.000Z');");
+  fp_store *s = open_store(f); /* applies migration 2 */
+  assert_int_equal(fp_store_schema_version(s), (int)fp__pg_migrations_n);
+  assert_string_equal(fp_store_backend(s), "postgresql");
+  fp_store_job j = get_ok(s, 1);
+  assert_int_equal(j.state, FP_JOB_SUCCEEDED);
+  assert_string_equal(j.next_attempt_at, "2024-01-01T00:00:00.000Z");
+  fp_store_job_clear(&j);
+  claim_expect(s, "w", 30, 5, 2, NULL);
+  fp_object_ref old = {.bucket = "b", .key = "old.csv", .version_id = "1", .size = -1};
+  assert_int_equal(enqueue_ok(s, &old, false), 1); /* the unique key survived */
+  fp_store_close(s);
+  assert_int_equal(peer_int(f, "SELECT count(*) FROM pg_indexes WHERE indexname IN"
+                               " ('fp_jobs_claim_idx', 'fp_jobs_lease_idx')"),
+                   2);
+}
+
+/* A batch whose second ref fails (a NUL-free but invalid UTF-8 key the server refuses)
+ * records nothing: all of enqueue_many is one transaction. */
+static void test_pg_enqueue_many_atomic(void **state) {
+  fx *f = *state;
+  fp_store *s = open_store(f);
+  fp_object_ref refs[2] = {mkref("ok.csv", "1", NULL), mkref("bad\xff.csv", "1", NULL)};
+  fp_diag d;
+  fp_diag_clear(&d);
+  size_t n = 99;
+  assert_int_equal(fp_store_enqueue_many(s, refs, 2, NULL, NULL, &n, &d), FP_ERR_DB);
+  expect_contains(d.msg, "SQLSTATE 22021");
+  assert_int_equal(n, 0);
+  assert_int_equal(peer_int(f, "SELECT count(*) FROM fp_jobs"), 0);
+  /* The handle is usable again. */
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_enqueue_many(s, refs, 1, NULL, NULL, &n, &d), FP_OK);
+  assert_int_equal(n, 1);
+  fp_store_close(s);
+}
+
+/* The server ends our session (as a failover or restart would): the operation in flight
+ * answers FP_ERR_TRANSIENT, the next one reconnects and succeeds. */
+static void test_pg_connection_loss_is_transient_then_reconnects(void **state) {
+  fx *f = *state;
+  fp_store *s = open_store(f);
+  fp_object_ref r = mkref("a.csv", "1", NULL);
+  int64_t id = enqueue_ok(s, &r, true);
+  fp_test_pg_exec(f->url,
+                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                  " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  fp_diag d;
+  fp_diag_clear(&d);
+  int64_t depth = -1;
+  fp_err e = fp_store_queue_depth(s, &depth, &d);
+  if (e) {
+    assert_int_equal(e, FP_ERR_TRANSIENT);
+    expect_contains(d.msg, "PostgreSQL");
+  }
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_queue_depth(s, &depth, &d), FP_OK);
+  assert_int_equal(depth, 1);
+  claim_expect(s, "w", 30, 5, id, NULL);
+  fp_store_close(s);
 }
 
 int main(void) {
@@ -801,5 +912,29 @@ int main(void) {
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_claims_exactly_once, fx_setup, fx_teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int failed = cmocka_run_group_tests_name("queue/sqlite", tests, NULL, NULL);
+  if (!fp_test_pg_url()) {
+    FP_TEST_PG_SKIP_MSG("test_queue");
+    return failed;
+  }
+#define PGT(fn) cmocka_unit_test_setup_teardown(fn, fx_setup_pg, fx_teardown)
+  const struct CMUnitTest pg_tests[] = {
+      PGT(test_enqueue_idempotent),
+      PGT(test_enqueue_many_one_transaction),
+      PGT(test_claim_order_and_lease),
+      PGT(test_lease_expiry_reclaim_and_stolen_lease),
+      PGT(test_heartbeat_extends_lease),
+      PGT(test_retry_backoff_then_dead),
+      PGT(test_not_retryable_is_failed),
+      PGT(test_expired_lease_after_max_attempts_is_dead),
+      PGT(test_release_does_not_count_attempt),
+      PGT(test_long_error_is_cut_on_utf8_boundary),
+      PGT(test_bad_arguments),
+      PGT(test_pg_upgrade_from_version_1_keeps_rows),
+      PGT(test_pg_enqueue_many_atomic),
+      PGT(test_pg_connection_loss_is_transient_then_reconnects),
+      PGT(test_concurrent_claims_exactly_once),
+  };
+#undef PGT
+  return failed + cmocka_run_group_tests_name("queue/postgresql", pg_tests, NULL, NULL);
 }

@@ -1,8 +1,14 @@
 /* test_store.c — results store: URL parsing, migrations, save/replace/rollback of runs,
  * listing, reports and error mapping. Rows are checked with direct SQL through a second
  * sqlite3 connection to the same file, so the tests do not trust the code under test to
- * read back what it wrote. */
+ * read back what it wrote.
+ *
+ * With FP_TEST_PG_URL set (tests/support/pg_harness.sh), the backend-neutral tests run a
+ * second time against PostgreSQL, followed by PostgreSQL-only ones; the peer checks then
+ * go through libpq (p_int, p_text, p_expect pick the backend). Without it that group is
+ * skipped with a message. */
 #include "fp_test.h"
+#include "fp_test_pg.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -17,8 +23,8 @@
 
 typedef struct fx {
   char dir[128];
-  char path[256]; /* dir/results.db */
-  char url[300];  /* sqlite:///<absolute path> */
+  char path[256]; /* dir/results.db; "" on PostgreSQL */
+  char url[600];  /* sqlite:///<absolute path> | the PostgreSQL test database */
 } fx;
 
 static int fx_setup(void **state) {
@@ -32,8 +38,26 @@ static int fx_setup(void **state) {
   return 0;
 }
 
+/* The PostgreSQL group: the test server's database, emptied. */
+static int fx_setup_pg(void **state) {
+  fx *f = calloc(1, sizeof *f);
+  if (!f) return -1;
+  snprintf(f->url, sizeof f->url, "%s", fp_test_pg_url());
+  fp_test_pg_reset(f->url);
+  *state = f;
+  return 0;
+}
+
+static bool is_pg(const fx *f) {
+  return f->path[0] == '\0';
+}
+
 static int fx_teardown(void **state) {
   fx *f = *state;
+  if (is_pg(f)) {
+    free(f);
+    return 0;
+  }
   DIR *dir = opendir(f->dir);
   if (dir) {
     struct dirent *e;
@@ -84,6 +108,43 @@ static char *q_text(sqlite3 *db, const char *sql) {
 
 static void expect_text(sqlite3 *db, const char *sql, const char *want) {
   char *got = q_text(db, sql);
+  if (!want) {
+    if (got) fail_msg("%s: expected NULL, got '%s'", sql, got);
+    return;
+  }
+  if (!got) fail_msg("%s: expected '%s', got NULL", sql, want);
+  assert_string_equal(got, want);
+  free(got);
+}
+
+/* Backend-neutral peer checks: one query on a fresh connection to f's database. SQLite's
+ * group_concat is spelled string_agg on PostgreSQL. */
+static char *pg_sql(const char *sql) {
+  static char buf[1024];
+  const char *at = strstr(sql, "group_concat(");
+  if (!at) return (char *)sql;
+  snprintf(buf, sizeof buf, "%.*sstring_agg(%s", (int)(at - sql), sql, at + 13);
+  return buf;
+}
+
+static long long p_int(const fx *f, const char *sql) {
+  if (is_pg(f)) return fp_test_pg_int(f->url, pg_sql(sql));
+  sqlite3 *db = peer_open(f->path);
+  long long v = q_int(db, sql);
+  sqlite3_close(db);
+  return v;
+}
+
+static char *p_text(const fx *f, const char *sql) {
+  if (is_pg(f)) return fp_test_pg_text(f->url, pg_sql(sql));
+  sqlite3 *db = peer_open(f->path);
+  char *v = q_text(db, sql);
+  sqlite3_close(db);
+  return v;
+}
+
+static void p_expect(const fx *f, const char *sql, const char *want) {
+  char *got = p_text(f, sql);
   if (!want) {
     if (got) fail_msg("%s: expected NULL, got '%s'", sql, got);
     return;
@@ -227,19 +288,22 @@ static void test_url_malformed_sqlite(void **state) {
   assert_int_equal(fp__store_parse_url(NULL, &u, NULL), FP_ERR_INVAL);
 }
 
-static void test_url_postgres_not_implemented_masked(void **state) {
+/* No server on 127.0.0.1:1: transient (the service retries), and the password never
+ * shows. Both schemes reach libpq; URI parameters pass through (connect_timeout). */
+static void test_url_postgres_unreachable_transient_masked(void **state) {
   (void)state;
-  static const char *const urls[] = {"postgresql://fp:S3cretPw@db.internal:5432/fp",
-                                     "postgres://fp:S3cretPw@db.internal/fp?sslmode=require"};
+  static const char *const urls[] = {
+      "postgresql://fp:S3cretPw@127.0.0.1:1/fp?connect_timeout=3",
+      "postgres://fp:S3cretPw@127.0.0.1:1/fp?sslmode=disable&application_name=fp-test"};
   for (size_t i = 0; i < 2; i++) {
     fp_diag d;
     fp_diag_clear(&d);
     fp_store *s = fp_test_poison_store(); /* must be reset to NULL */
-    assert_int_equal(fp_store_open(urls[i], &s, &d), FP_ERR_NOT_IMPLEMENTED);
+    assert_int_equal(fp_store_open(urls[i], &s, &d), FP_ERR_TRANSIENT);
     assert_null(s);
-    assert_int_equal(d.code, FP_ERR_NOT_IMPLEMENTED);
-    expect_contains(d.msg, "PostgreSQL backend not implemented yet");
-    expect_contains(d.msg, "fp:***@db.internal");
+    assert_int_equal(d.code, FP_ERR_TRANSIENT);
+    expect_contains(d.msg, "PostgreSQL: cannot connect to");
+    expect_contains(d.msg, "fp:***@127.0.0.1:1");
     expect_absent(d.msg, "S3cretPw");
     char full[1200];
     fp_diag_format(&d, full, sizeof full);
@@ -459,9 +523,7 @@ static void test_migrations_concurrent_open_applies_once(void **state) {
   for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
   for (int i = 0; i < N; i++)
     if (r[i].err) fail_msg("opener %d: %s: %s", i, fp_err_name(r[i].err), r[i].msg);
-  sqlite3 *db = peer_open(f->path);
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_schema_migrations"), LATEST);
-  sqlite3_close(db);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_schema_migrations"), LATEST);
 }
 
 /* ---- save_run ---------------------------------------------------------------------- */
@@ -474,64 +536,62 @@ static void test_save_run_round_trip(void **state) {
   int64_t id = save_ok(s, &r);
   fp_store_close(s);
 
-  sqlite3 *db = peer_open(f->path);
   char sql[256];
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 1);
-  assert_int_equal(q_int(db, "SELECT id FROM fp_runs"), id);
-  expect_text(db, "SELECT bucket FROM fp_runs", "raw-bucket");
-  expect_text(db, "SELECT key FROM fp_runs", "officers/2024/Officer_Detail.csv");
-  expect_text(db, "SELECT object_version FROM fp_runs", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
-  expect_text(db, "SELECT version_id FROM fp_runs", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
-  expect_text(db, "SELECT etag FROM fp_runs", "\"0123abcd\"");
-  expect_text(db, "SELECT size FROM fp_runs", NULL);
-  expect_text(db, "SELECT event_time FROM fp_runs", "2024-05-01T10:00:00.000Z");
-  expect_text(db, "SELECT job_name FROM fp_runs", "s3_data_quality_job");
-  expect_text(db, "SELECT contract FROM fp_runs", "officer_detail");
-  expect_text(db, "SELECT verdict FROM fp_runs", "failed");
-  assert_int_equal(q_int(db, "SELECT rows FROM fp_runs"), 100);
-  assert_int_equal(q_int(db, "SELECT columns FROM fp_runs"), 3);
-  assert_int_equal(q_int(db, "SELECT bytes FROM fp_runs"), 4096);
-  assert_int_equal(q_int(db, "SELECT errors FROM fp_runs"), 7);
-  assert_int_equal(q_int(db, "SELECT warnings FROM fp_runs"), 1);
-  expect_text(db, "SELECT started_at FROM fp_runs", "2024-05-01T10:00:01.000Z");
-  expect_text(db, "SELECT finished_at FROM fp_runs", "2024-05-01T10:00:02.500Z");
-  expect_text(db, "SELECT duration_ms FROM fp_runs", "1500.25");
-  expect_text(db, "SELECT report_json FROM fp_runs", r.report_json);
-  char *created = q_text(db, "SELECT created_at FROM fp_runs");
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_runs"), 1);
+  assert_int_equal(p_int(f, "SELECT id FROM fp_runs"), id);
+  p_expect(f, "SELECT bucket FROM fp_runs", "raw-bucket");
+  p_expect(f, "SELECT key FROM fp_runs", "officers/2024/Officer_Detail.csv");
+  p_expect(f, "SELECT object_version FROM fp_runs", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
+  p_expect(f, "SELECT version_id FROM fp_runs", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
+  p_expect(f, "SELECT etag FROM fp_runs", "\"0123abcd\"");
+  p_expect(f, "SELECT size FROM fp_runs", NULL);
+  p_expect(f, "SELECT event_time FROM fp_runs", "2024-05-01T10:00:00.000Z");
+  p_expect(f, "SELECT job_name FROM fp_runs", "s3_data_quality_job");
+  p_expect(f, "SELECT contract FROM fp_runs", "officer_detail");
+  p_expect(f, "SELECT verdict FROM fp_runs", "failed");
+  assert_int_equal(p_int(f, "SELECT rows FROM fp_runs"), 100);
+  assert_int_equal(p_int(f, "SELECT columns FROM fp_runs"), 3);
+  assert_int_equal(p_int(f, "SELECT bytes FROM fp_runs"), 4096);
+  assert_int_equal(p_int(f, "SELECT errors FROM fp_runs"), 7);
+  assert_int_equal(p_int(f, "SELECT warnings FROM fp_runs"), 1);
+  p_expect(f, "SELECT started_at FROM fp_runs", "2024-05-01T10:00:01.000Z");
+  p_expect(f, "SELECT finished_at FROM fp_runs", "2024-05-01T10:00:02.500Z");
+  p_expect(f, "SELECT duration_ms FROM fp_runs", "1500.25");
+  p_expect(f, "SELECT report_json FROM fp_runs", r.report_json);
+  char *created = p_text(f, "SELECT created_at FROM fp_runs");
   assert_int_equal(strlen(created), 24);
   free(created);
 
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_column_profiles"), 3);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_column_profiles"), 3);
   snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_column_profiles WHERE run_id = %lld",
            (long long)id);
-  assert_int_equal(q_int(db, sql), 3);
-  expect_text(db,
+  assert_int_equal(p_int(f, sql), 3);
+  p_expect(f,
               "SELECT group_concat(col_index || ':' || name || ':' || type || ':' || count"
               " || ':' || missing || ':' || distinct_count || ':' || distinct_approx, '|')"
-              " FROM (SELECT * FROM fp_column_profiles ORDER BY col_index)",
+              " FROM (SELECT * FROM fp_column_profiles ORDER BY col_index) AS t",
               "1:id:integer:100:0:100:0|2:name:string:100:3:87:1|3:salary:number:100:7:64:1");
-  expect_text(db, "SELECT min_value FROM fp_column_profiles WHERE col_index = 2", "Aaron");
-  expect_text(db, "SELECT max_value FROM fp_column_profiles WHERE col_index = 2", "Zoe");
-  expect_text(db, "SELECT min_value FROM fp_column_profiles WHERE col_index = 3", NULL);
-  expect_text(db, "SELECT mean FROM fp_column_profiles WHERE col_index = 1", "50.5");
-  expect_text(db, "SELECT stddev FROM fp_column_profiles WHERE col_index = 1", "29.011");
-  expect_text(db, "SELECT mean FROM fp_column_profiles WHERE col_index = 2", NULL);
-  expect_text(db, "SELECT mean FROM fp_column_profiles WHERE col_index = 3", "51234.25");
-  expect_text(db, "SELECT profile_json FROM fp_column_profiles WHERE col_index = 1",
+  p_expect(f, "SELECT min_value FROM fp_column_profiles WHERE col_index = 2", "Aaron");
+  p_expect(f, "SELECT max_value FROM fp_column_profiles WHERE col_index = 2", "Zoe");
+  p_expect(f, "SELECT min_value FROM fp_column_profiles WHERE col_index = 3", NULL);
+  p_expect(f, "SELECT mean FROM fp_column_profiles WHERE col_index = 1", "50.5");
+  p_expect(f, "SELECT stddev FROM fp_column_profiles WHERE col_index = 1", "29.011");
+  p_expect(f, "SELECT mean FROM fp_column_profiles WHERE col_index = 2", NULL);
+  p_expect(f, "SELECT mean FROM fp_column_profiles WHERE col_index = 3", "51234.25");
+  p_expect(f, "SELECT profile_json FROM fp_column_profiles WHERE col_index = 1",
               "{\"name\":\"id\"}");
-  expect_text(db, "SELECT profile_json FROM fp_column_profiles WHERE col_index = 3", NULL);
+  p_expect(f, "SELECT profile_json FROM fp_column_profiles WHERE col_index = 3", NULL);
 
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_findings"), 2);
-  expect_text(db,
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_findings"), 2);
+  p_expect(f,
               "SELECT group_concat(code || ':' || severity || ':' || field || ':' ||"
               " coalesce(field_name, '-') || ':' || count || ':' || nsamples || ':' || capped,"
-              " '|') FROM (SELECT * FROM fp_findings ORDER BY id)",
+              " '|') FROM (SELECT * FROM fp_findings ORDER BY id) AS t",
               "missing-cell:error:3:salary:7:3:1|blank-row:warning:0:-:1:1:0");
-  expect_text(db, "SELECT samples_json FROM fp_findings WHERE code = 'blank-row'",
+  p_expect(f, "SELECT samples_json FROM fp_findings WHERE code = 'blank-row'",
               "[{\"row\":57}]");
   snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_findings WHERE run_id = %lld", (long long)id);
-  assert_int_equal(q_int(db, sql), 2);
-  sqlite3_close(db);
+  assert_int_equal(p_int(f, sql), 2);
 }
 
 static void test_save_run_defaults(void **state) {
@@ -550,16 +610,14 @@ static void test_save_run_defaults(void **state) {
   r.object_version = ""; /* the same version as NULL: replaces */
   save_ok(s, &r);
   fp_store_close(s);
-  sqlite3 *db = peer_open(f->path);
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 1);
-  expect_text(db, "SELECT object_version FROM fp_runs", "");
-  expect_text(db, "SELECT contract FROM fp_runs", NULL);
-  expect_text(db, "SELECT samples_json FROM fp_findings", "[]");
-  char *fin = q_text(db, "SELECT finished_at FROM fp_runs");
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_runs"), 1);
+  p_expect(f, "SELECT object_version FROM fp_runs", "");
+  p_expect(f, "SELECT contract FROM fp_runs", NULL);
+  p_expect(f, "SELECT samples_json FROM fp_findings", "[]");
+  char *fin = p_text(f, "SELECT finished_at FROM fp_runs");
   assert_int_equal(strlen(fin), 24);
   assert_int_equal(fin[23], 'Z');
   free(fin);
-  sqlite3_close(db);
 }
 
 static void test_save_run_replaces_same_version(void **state) {
@@ -580,20 +638,19 @@ static void test_save_run_replaces_same_version(void **state) {
   int64_t id2 = save_ok(s, &b);
   assert_true(id2 != id1);
 
-  sqlite3 *db = peer_open(f->path);
   char sql[256];
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 1);
-  assert_int_equal(q_int(db, "SELECT id FROM fp_runs"), id2);
-  expect_text(db, "SELECT verdict FROM fp_runs", "warned");
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_column_profiles"), 1);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_runs"), 1);
+  assert_int_equal(p_int(f, "SELECT id FROM fp_runs"), id2);
+  p_expect(f, "SELECT verdict FROM fp_runs", "warned");
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_column_profiles"), 1);
   snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_column_profiles WHERE run_id = %lld",
            (long long)id2);
-  assert_int_equal(q_int(db, sql), 1);
-  expect_text(db, "SELECT name FROM fp_column_profiles", "only");
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_findings"), 1);
-  expect_text(db, "SELECT code FROM fp_findings", "extra-cell");
+  assert_int_equal(p_int(f, sql), 1);
+  p_expect(f, "SELECT name FROM fp_column_profiles", "only");
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_findings"), 1);
+  p_expect(f, "SELECT code FROM fp_findings", "extra-cell");
   snprintf(sql, sizeof sql, "SELECT run_id FROM fp_findings");
-  assert_int_equal(q_int(db, sql), id2);
+  assert_int_equal(p_int(f, sql), id2);
 
   fp_diag d;
   fp_diag_clear(&d);
@@ -608,30 +665,29 @@ static void test_save_run_replaces_same_version(void **state) {
   /* A different version of the same key is a second run with its own children. */
   fp_store_run c = sample_run("v2");
   int64_t id3 = save_ok(s, &c);
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 2);
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_column_profiles"), 4);
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_findings"), 3);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_runs"), 2);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_column_profiles"), 4);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_findings"), 3);
   snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_findings WHERE run_id = %lld", (long long)id3);
-  assert_int_equal(q_int(db, sql), 2);
+  assert_int_equal(p_int(f, sql), 2);
   /* Ids are never reused, even after the newest run was replaced. */
   assert_true(id3 > id2);
-  sqlite3_close(db);
   fp_store_close(s);
 }
 
 /* The version-v1 run saved first must survive a failed replacement untouched. */
-static void expect_v1_intact(sqlite3 *db, int64_t id) {
+static void expect_v1_intact(const fx *f, int64_t id) {
   char sql[256];
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 1);
-  assert_int_equal(q_int(db, "SELECT id FROM fp_runs WHERE object_version = 'v1'"), id);
-  expect_text(db, "SELECT verdict FROM fp_runs", "failed");
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_runs"), 1);
+  assert_int_equal(p_int(f, "SELECT id FROM fp_runs WHERE object_version = 'v1'"), id);
+  p_expect(f, "SELECT verdict FROM fp_runs", "failed");
   snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_column_profiles WHERE run_id = %lld",
            (long long)id);
-  assert_int_equal(q_int(db, sql), 3);
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_column_profiles"), 3);
+  assert_int_equal(p_int(f, sql), 3);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_column_profiles"), 3);
   snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_findings WHERE run_id = %lld", (long long)id);
-  assert_int_equal(q_int(db, sql), 2);
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_findings"), 2);
+  assert_int_equal(p_int(f, sql), 2);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_findings"), 2);
 }
 
 static void test_save_run_failure_rolls_back(void **state) {
@@ -639,7 +695,6 @@ static void test_save_run_failure_rolls_back(void **state) {
   fp_store *s = open_ok(f->url);
   fp_store_run good = sample_run("v1");
   int64_t id = save_ok(s, &good);
-  sqlite3 *db = peer_open(f->path);
 
   /* Second finding violates the severity CHECK after the delete, the run and the columns
    * went in: all of it must be undone. */
@@ -656,7 +711,7 @@ static void test_save_run_failure_rolls_back(void **state) {
   expect_contains(d.msg, "insert finding 2");
   expect_contains(d.msg, "CHECK constraint failed");
   assert_string_equal(d.key, bad.key);
-  expect_v1_intact(db, id);
+  expect_v1_intact(f, id);
 
   /* A duplicate column index violates the primary key. */
   fp_store_column cols[2] = {sample_cols[0], sample_cols[0]};
@@ -667,7 +722,7 @@ static void test_save_run_failure_rolls_back(void **state) {
   assert_int_equal(fp_store_save_run(s, &bad, NULL, &d), FP_ERR_DB);
   expect_contains(d.msg, "insert column profile 2");
   expect_contains(d.msg, "UNIQUE constraint failed");
-  expect_v1_intact(db, id);
+  expect_v1_intact(f, id);
 
   /* A bad verdict fails at the run insert. */
   fp_store_run bad2 = sample_run("v1");
@@ -675,13 +730,12 @@ static void test_save_run_failure_rolls_back(void **state) {
   fp_diag_clear(&d);
   assert_int_equal(fp_store_save_run(s, &bad2, NULL, &d), FP_ERR_DB);
   expect_contains(d.msg, "insert run");
-  expect_v1_intact(db, id);
+  expect_v1_intact(f, id);
 
   /* The handle is still usable: no transaction was left open. */
   fp_store_run ok = sample_run("v9");
   save_ok(s, &ok);
-  assert_int_equal(q_int(db, "SELECT count(*) FROM fp_runs"), 2);
-  sqlite3_close(db);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_runs"), 2);
   fp_store_close(s);
 }
 
@@ -827,12 +881,157 @@ static void test_now_format(void **state) {
   assert_int_equal(now[23], 'Z');
 }
 
+/* ---- PostgreSQL only ---------------------------------------------------------------- */
+
+static void test_pg_migrations_fresh_then_idempotent(void **state) {
+  fx *f = *state;
+  fp_diag d;
+  fp_diag_clear(&d);
+  fp_store *s = NULL;
+  assert_int_equal(fp__pg_open(f->url, f->url, &s, &d), FP_OK); /* does not migrate */
+  assert_string_equal(fp_store_backend(s), "postgresql");
+  assert_int_equal(fp_store_schema_version(s), 0);
+  int applied = -1;
+  assert_int_equal(fp_store_migrate(s, &applied, &d), FP_OK);
+  assert_int_equal(applied, (int)fp__pg_migrations_n);
+  assert_int_equal(fp_store_schema_version(s), (int)fp__pg_migrations_n);
+  assert_int_equal(fp_store_migrate(s, &applied, &d), FP_OK);
+  assert_int_equal(applied, 0);
+  fp_store_close(s);
+  s = open_ok(f->url);
+  assert_int_equal(fp_store_migrate(s, &applied, &d), FP_OK);
+  assert_int_equal(applied, 0);
+  fp_store_close(s);
+  static const char *const tables[] = {"fp_schema_migrations", "fp_jobs", "fp_runs",
+                                       "fp_column_profiles", "fp_findings"};
+  char sql[256];
+  for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_tables WHERE tablename = '%s'", tables[i]);
+    if (p_int(f, sql) != 1) fail_msg("missing table %s", tables[i]);
+  }
+  assert_int_equal(p_int(f, "SELECT count(*) FROM pg_indexes WHERE indexname IN"
+                            " ('fp_findings_run_id_idx', 'fp_runs_finished_at_idx',"
+                            " 'fp_runs_key_idx', 'fp_jobs_claim_idx', 'fp_jobs_lease_idx')"),
+                   5);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_schema_migrations"), LATEST);
+  p_expect(f, "SELECT description FROM fp_schema_migrations WHERE version = 1",
+           fp__pg_migrations[0].description);
+  char *at = p_text(f, "SELECT applied_at FROM fp_schema_migrations WHERE version = 1");
+  assert_int_equal(strlen(at), 24);
+  assert_int_equal(at[23], 'Z');
+  free(at);
+}
+
+static void test_pg_migrations_refuse_newer_schema(void **state) {
+  fx *f = *state;
+  fp_store_close(open_ok(f->url));
+  fp_test_pg_exec(f->url, "INSERT INTO fp_schema_migrations VALUES (99, 'x', 'future')");
+  fp_diag d;
+  fp_diag_clear(&d);
+  fp_store *s = NULL;
+  assert_int_equal(fp_store_open(f->url, &s, &d), FP_ERR_DB);
+  assert_null(s);
+  expect_contains(d.msg, "schema version 99");
+}
+
+static void test_pg_save_run_failure_rolls_back(void **state) {
+  fx *f = *state;
+  fp_store *s = open_ok(f->url);
+  fp_store_run good = sample_run("v1");
+  int64_t id = save_ok(s, &good);
+  fp_store_run bad = sample_run("v1");
+  bad.verdict = "passed";
+  fp_store_finding fnd[2] = {sample_findings[0], sample_findings[1]};
+  fnd[1].severity = "fatal";
+  bad.findings = fnd;
+  fp_diag d;
+  fp_diag_clear(&d);
+  int64_t bad_id = 77;
+  assert_int_equal(fp_store_save_run(s, &bad, &bad_id, &d), FP_ERR_DB);
+  assert_int_equal(bad_id, 0);
+  expect_contains(d.msg, "insert findings 1..2");
+  expect_contains(d.msg, "SQLSTATE 23514"); /* check_violation */
+  assert_string_equal(d.key, bad.key);
+  expect_v1_intact(f, id);
+  fp_store_column cols[2] = {sample_cols[0], sample_cols[0]};
+  bad.findings = sample_findings;
+  bad.cols = cols;
+  bad.ncols = 2;
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_save_run(s, &bad, NULL, &d), FP_ERR_DB);
+  expect_contains(d.msg, "insert column profiles 1..2");
+  expect_contains(d.msg, "SQLSTATE 23505"); /* unique_violation */
+  expect_v1_intact(f, id);
+  fp_store_run bad2 = sample_run("v1");
+  bad2.verdict = "maybe";
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_save_run(s, &bad2, NULL, &d), FP_ERR_DB);
+  expect_contains(d.msg, "insert run");
+  expect_v1_intact(f, id);
+  fp_store_run ok = sample_run("v9");
+  save_ok(s, &ok);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_runs"), 2);
+  fp_store_close(s);
+}
+
+/* More rows than one multi-row INSERT holds: 250 columns and 1001 findings, all saved,
+ * in order, under the run; a replacement removes every one of them. */
+static void test_pg_save_run_batches(void **state) {
+  fx *f = *state;
+  enum { NC = 250, NF = 1001 };
+  fp_store_column *cols = calloc(NC, sizeof *cols);
+  fp_store_finding *fnds = calloc(NF, sizeof *fnds);
+  char (*names)[16] = calloc(NC, sizeof *names);
+  assert_non_null(cols);
+  assert_non_null(fnds);
+  assert_non_null(names);
+  for (uint32_t i = 0; i < NC; i++) {
+    snprintf(names[i], sizeof names[i], "c%u", i + 1);
+    cols[i] = (fp_store_column){i + 1, names[i], "integer", 10, 1, 9, 0, "1", "9", 1, 0.5 * i,
+                                1.25, "{}"};
+  }
+  for (uint32_t i = 0; i < NF; i++)
+    fnds[i] = (fp_store_finding){"type-error", "error", i % NC + 1, NULL, i, 1, 0, "[\"x\"]"};
+  fp_store *s = open_ok(f->url);
+  fp_store_run r = sample_run("big");
+  r.cols = cols;
+  r.ncols = NC;
+  r.columns = NC;
+  r.findings = fnds;
+  r.nfindings = NF;
+  int64_t id = save_ok(s, &r);
+  char sql[256];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_column_profiles WHERE run_id = %lld",
+           (long long)id);
+  assert_int_equal(p_int(f, sql), NC);
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM fp_findings WHERE run_id = %lld", (long long)id);
+  assert_int_equal(p_int(f, sql), NF);
+  assert_int_equal(p_int(f, "SELECT sum(count) FROM fp_findings"), (long long)NF * (NF - 1) / 2);
+  p_expect(f, "SELECT name FROM fp_column_profiles WHERE col_index = 250", "c250");
+  p_expect(f, "SELECT mean FROM fp_column_profiles WHERE col_index = 250", "124.5");
+  p_expect(f, "SELECT samples_json FROM fp_findings ORDER BY id DESC LIMIT 1", "[\"x\"]");
+  r.ncols = 1;
+  r.nfindings = 0;
+  save_ok(s, &r);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_column_profiles"), 1);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_findings"), 0);
+  fp_diag d;
+  fp_diag_clear(&d);
+  char *json = (char *)"stale";
+  assert_int_equal(fp_store_get_report(s, id, &json, &d), FP_ERR_NOT_FOUND);
+  assert_null(json);
+  fp_store_close(s);
+  free(cols);
+  free(fnds);
+  free(names);
+}
+
 int main(void) {
   fp_log_set_level(FP_LOG_WARN); /* keep "applied migration" lines out of the output */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_url_relative_absolute_memory),
       cmocka_unit_test(test_url_malformed_sqlite),
-      cmocka_unit_test(test_url_postgres_not_implemented_masked),
+      cmocka_unit_test(test_url_postgres_unreachable_transient_masked),
       cmocka_unit_test(test_url_unknown_scheme_config_masked),
       cmocka_unit_test(test_open_memory),
       cmocka_unit_test_setup_teardown(test_open_relative_path_is_under_cwd, fx_setup, fx_teardown),
@@ -854,5 +1053,23 @@ int main(void) {
       cmocka_unit_test(test_get_report_not_found),
       cmocka_unit_test(test_now_format),
   };
-  return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+  int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
+  if (!fp_test_pg_url()) {
+    FP_TEST_PG_SKIP_MSG("test_store");
+    return failed;
+  }
+#define PGT(fn) cmocka_unit_test_setup_teardown(fn, fx_setup_pg, fx_teardown)
+  const struct CMUnitTest pg_tests[] = {
+      PGT(test_pg_migrations_fresh_then_idempotent),
+      PGT(test_pg_migrations_refuse_newer_schema),
+      PGT(test_migrations_concurrent_open_applies_once),
+      PGT(test_save_run_round_trip),
+      PGT(test_save_run_defaults),
+      PGT(test_save_run_replaces_same_version),
+      PGT(test_pg_save_run_failure_rolls_back),
+      PGT(test_pg_save_run_batches),
+      PGT(test_list_runs_order_and_limit),
+  };
+#undef PGT
+  return failed + cmocka_run_group_tests_name("store/postgresql", pg_tests, NULL, NULL);
 }

@@ -3,8 +3,13 @@
  * backoff (and dead after max attempts), a crashed worker's lease re-claimed, heartbeats
  * keeping a long job's lease, and shutdown (idle: prompt; busy past the grace period: the
  * job is released and its late outcome refused). A test object store wraps the local one
- * to fail or block on chosen keys. */
+ * to fail or block on chosen keys.
+ *
+ * With FP_TEST_PG_URL set (tests/support/pg_harness.sh) the pool tests run a second time
+ * with the queue and results on PostgreSQL (an emptied database per test); without it
+ * that group is skipped with a message. */
 #include "fp_test.h"
+#include "fp_test_pg.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,8 +35,8 @@
 typedef struct fx {
   char dir[128];
   char root[256]; /* dir/root, LOCAL_S3_ROOT */
-  char url[320];  /* sqlite:///dir/results.db */
-  char dbpath[300];
+  char url[600];  /* sqlite:///dir/results.db | the PostgreSQL test database */
+  char dbpath[300]; /* "" on PostgreSQL */
 } fx;
 
 static int fx_setup(void **state) {
@@ -46,6 +51,16 @@ static int fx_setup(void **state) {
   snprintf(b, sizeof b, "%s/" BUCKET, f->root);
   if (mkdir(f->root, 0755) || mkdir(b, 0755)) return -1;
   *state = f;
+  return 0;
+}
+
+/* The PostgreSQL group: objects in a temp dir as above, the DB on the test server. */
+static int fx_setup_pg(void **state) {
+  if (fx_setup(state)) return -1;
+  fx *f = *state;
+  f->dbpath[0] = '\0';
+  snprintf(f->url, sizeof f->url, "%s", fp_test_pg_url());
+  fp_test_pg_reset(f->url);
   return 0;
 }
 
@@ -268,6 +283,7 @@ static void expect_contains(const char *hay, const char *needle) {
 }
 
 static long long q_int(const char *path, const char *sql) {
+  if (!path[0]) fail_msg("q_int: no SQLite path");
   sqlite3 *db = NULL;
   assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
   sqlite3_busy_timeout(db, 5000);
@@ -279,6 +295,11 @@ static long long q_int(const char *path, const char *sql) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   return v;
+}
+
+/* One integer from direct SQL on whichever backend the test runs on. */
+static long long db_int(const fx *f, const char *sql) {
+  return f->dbpath[0] ? q_int(f->dbpath, sql) : fp_test_pg_int(f->url, sql);
 }
 
 /* ---- tests -------------------------------------------------------------------------- */
@@ -332,11 +353,11 @@ static void test_pool_runs_many_jobs(void **state) {
              "SELECT count(*) FROM fp_runs WHERE id = %lld AND key = '%s'"
              " AND object_version = 'v1' AND rows = 3",
              (long long)j.run_id, j.ref.key);
-    assert_int_equal(q_int(f->dbpath, sql), 1);
+    assert_int_equal(db_int(f, sql), 1);
     fp_store_job_clear(&j);
   }
-  assert_int_equal(q_int(f->dbpath, "SELECT count(*) FROM fp_runs"), N);
-  assert_int_equal(q_int(f->dbpath, "SELECT count(DISTINCT key) FROM fp_runs"), N);
+  assert_int_equal(db_int(f, "SELECT count(*) FROM fp_runs"), N);
+  assert_int_equal(db_int(f, "SELECT count(DISTINCT key) FROM fp_runs"), N);
   fp_store_close(s);
 }
 
@@ -363,7 +384,7 @@ static void test_missing_object_fails_final(void **state) {
   assert_int_equal(st.failed, 1);
   assert_int_equal(st.claimed, 1);
   assert_int_equal(st.retried, 0);
-  assert_int_equal(q_int(f->dbpath, "SELECT count(*) FROM fp_runs"), 0);
+  assert_int_equal(db_int(f, "SELECT count(*) FROM fp_runs"), 0);
   fp_store_close(s);
 }
 
@@ -402,7 +423,7 @@ static void test_transient_failure_retried_then_succeeds(void **state) {
   assert_int_equal(st.retried, 2);
   assert_int_equal(st.succeeded, 2);
   assert_int_equal(st.claimed, 4);
-  assert_int_equal(q_int(f->dbpath, "SELECT count(*) FROM fp_runs"), 2);
+  assert_int_equal(db_int(f, "SELECT count(*) FROM fp_runs"), 2);
   fp_store_close(s);
 }
 
@@ -730,5 +751,24 @@ int main(void) {
       cmocka_unit_test(test_opts_from_config),
       cmocka_unit_test_setup_teardown(test_start_errors, fx_setup, fx_teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int failed = cmocka_run_group_tests_name("worker/sqlite", tests, NULL, NULL);
+  if (!fp_test_pg_url()) {
+    FP_TEST_PG_SKIP_MSG("test_worker");
+    return failed;
+  }
+#define PGT(fn) cmocka_unit_test_setup_teardown(fn, fx_setup_pg, fx_teardown)
+  const struct CMUnitTest pg_tests[] = {
+      PGT(test_pool_runs_many_jobs),
+      PGT(test_missing_object_fails_final),
+      PGT(test_transient_failure_retried_then_succeeds),
+      PGT(test_transient_until_dead),
+      PGT(test_crashed_worker_lease_is_reclaimed),
+      PGT(test_heartbeat_keeps_long_job),
+      PGT(test_stolen_lease_outcome_refused),
+      PGT(test_stop_idle_pool_is_prompt),
+      PGT(test_stop_waits_for_job_within_grace),
+      PGT(test_stop_releases_job_after_grace),
+  };
+#undef PGT
+  return failed + cmocka_run_group_tests_name("worker/postgresql", pg_tests, NULL, NULL);
 }
