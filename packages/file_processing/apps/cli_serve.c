@@ -1,6 +1,6 @@
 /* cli_serve.c — `serve` (SNS listener + in-process workers; also file-processing-sns) and
- * `worker` (workers only, DB queue). Signals are taken by sigwait on the main thread:
- * nothing runs in a signal handler. */
+ * `worker` (workers on the DB queue, optionally fed by an SQS consumer). Signals are taken
+ * by sigwait on the main thread: nothing runs in a signal handler. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "fp/fp_log.h"
 #include "fp/fp_server.h"
+#include "fp/fp_sqs_consumer.h"
 #include "fp/fp_worker.h"
 
 static const char SERVE_HELP[] =
@@ -66,24 +67,45 @@ static const char WORKER_HELP[] =
     "Usage: file-processing worker [--workers N] [--sqs-queue-url URL]\n"
     "\n"
     "Worker threads only: claim jobs from the durable queue in the results DB (recorded by\n"
-    "`serve` listeners), run the s3_data_quality_job on each, record the outcome. Crashed\n"
-    "workers' leases expire and their jobs are claimed again; transient failures retry with\n"
-    "backoff up to FP_JOB_MAX_ATTEMPTS.\n"
+    "`serve` listeners or SQS consumers), run the s3_data_quality_job on each, record the\n"
+    "outcome. Crashed workers' leases expire and their jobs are claimed again; transient\n"
+    "failures retry with backoff up to FP_JOB_MAX_ATTEMPTS.\n"
+    "\n"
+    "With --sqs-queue-url (or FP_SQS_QUEUE_URL) a consumer thread also long-polls that SQS\n"
+    "queue (S3 -> SQS, S3 -> SNS -> SQS, or EventBridge -> SQS): each message becomes job(s)\n"
+    "in the DB queue (one per object version; duplicates add none) and is deleted only once\n"
+    "they are committed. SNS envelopes are signature-checked like `serve` does. s3:TestEvent\n"
+    "is deleted without a job. Messages that are not S3 events (or fail the signature check)\n"
+    "are logged and NOT deleted: the queue's redrive policy moves them to its DLQ. If the DB\n"
+    "is down, messages stay in SQS and come back after their visibility timeout.\n"
     "\n"
     "Options:\n"
-    "  --workers N         worker threads (default $FP_WORKERS or 2)\n"
-    "  --sqs-queue-url URL consume an SQS queue instead (not implemented yet)\n"
+    "  --workers N         worker threads (default $FP_WORKERS or 2; 0 with an SQS queue =\n"
+    "                      consumer only, jobs stay queued for other `worker` processes)\n"
+    "  --sqs-queue-url URL consume this SQS queue (AWS JSON protocol, SigV4)\n"
     "\n"
     "Environment: DATABASE_URL, LOCAL_S3_ROOT, FP_WORKERS, FP_JOB_MAX_ATTEMPTS, FP_JOB_LEASE_S,\n"
     "FP_JOB_POLL_MS, FP_JOB_BACKOFF_BASE_MS, FP_JOB_BACKOFF_CAP_MS, FP_SHUTDOWN_GRACE_S (25),\n"
-    "FP_CONTRACTS_DIR, and the S3 settings of `run --help`.\n"
+    "FP_CONTRACTS_DIR, and the S3 settings of `run --help`. SQS: FP_SQS_QUEUE_URL,\n"
+    "FP_SQS_WAIT_S (long poll, 0-20, default 20), FP_SQS_MAX_MESSAGES (1-10, default 10),\n"
+    "FP_SQS_VISIBILITY_S (default: the queue's), FP_SQS_SNS_VERIFY=0 (DISABLE SNS signature\n"
+    "checks), FP_SNS_TOPIC_ARNS (allowed topics of SNS envelopes), AWS_REGION,\n"
+    "AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL (local SQS), the AWS credential chain; test only:\n"
+    "the FP_SNS_TEST_* settings of `serve --help`.\n"
     "\n"
-    "SIGTERM/SIGINT: stop claiming, let running jobs finish within FP_SHUTDOWN_GRACE_S,\n"
-    "release the rest to the queue, exit 0.\n"
+    "SIGTERM/SIGINT: stop receiving (received messages not yet recorded are made visible\n"
+    "again; a long poll in progress is abandoned), stop claiming, let running jobs finish\n"
+    "within FP_SHUTDOWN_GRACE_S, release the rest to the queue, exit 0.\n"
     "\n"
     "Examples:\n"
     "  DATABASE_URL=sqlite:///results.db file-processing worker --workers 4\n"
-    "  LOCAL_S3_ROOT=./packages/file_processing/data file-processing worker\n";
+    "  LOCAL_S3_ROOT=./packages/file_processing/data file-processing worker\n"
+    "  file-processing worker --sqs-queue-url \\\n"
+    "    https://sqs.us-gov-west-1.amazonaws.com/123456789012/file-processing-events\n"
+    "  AWS_ENDPOINT_URL_SQS=http://127.0.0.1:9324 AWS_ACCESS_KEY_ID=x \\\n"
+    "    AWS_SECRET_ACCESS_KEY=x LOCAL_S3_ROOT=./packages/file_processing/data \\\n"
+    "    file-processing worker \\\n"
+    "    --sqs-queue-url http://127.0.0.1:9324/123456789012/uploads\n";
 
 /* Everything a worker pool needs that must outlive it. */
 typedef struct pool_ctx {
@@ -252,6 +274,23 @@ int cmd_serve(fp_config *cfg, int argc, char **argv) {
   return 0;
 }
 
+/* Starts the SQS consumer when a queue URL is configured (*out stays NULL otherwise). */
+static int start_sqs(pool_ctx *ctx, fp_sqs_consumer **out) {
+  *out = NULL;
+  fp_sqs_consumer_opts so;
+  fp_sqs_consumer_opts_default(&so);
+  fp_diag d;
+  fp_diag_clear(&d);
+  if (fp_sqs_consumer_opts_from_config(ctx->cfg, &so, &d)) return cli_fail(&d);
+  if (!so.queue_url || !*so.queue_url) return 0;
+  if (ctx->pool) {
+    so.on_enqueued = pool_wake;
+    so.ud = ctx->pool;
+  }
+  if (fp_sqs_consumer_start(ctx->cfg, &so, out, &d)) return cli_fail(&d);
+  return 0;
+}
+
 int cmd_worker(fp_config *cfg, int argc, char **argv) {
   const char *workers = NULL, *sqs = NULL;
   bool help = false;
@@ -262,24 +301,41 @@ int cmd_worker(fp_config *cfg, int argc, char **argv) {
   if (cli_parse(argc, argv, opts, pos, 1, &npos, &help)) return 2;
   if (help) return fputs(WORKER_HELP, stdout), 0;
   if (npos) return cli_usage_error("worker", "unexpected argument '%s'", pos[0]);
-  if (sqs) return fputs("file-processing: worker --sqs-queue-url is not implemented yet\n", stderr), 2;
+  if (sqs && !*sqs) return cli_usage_error("worker", "--sqs-queue-url needs a URL");
   int rc = set_flag(cfg, "FP_WORKERS", workers);
+  if (!rc) rc = set_flag(cfg, "FP_SQS_QUEUE_URL", sqs);
+  const char *queue = fp_config_str(cfg, "FP_SQS_QUEUE_URL", NULL);
+  bool with_sqs = queue && *queue;
   long grace, n;
   if (!rc) rc = config_long(cfg, "FP_SHUTDOWN_GRACE_S", 25, 0, 86400, &grace);
-  if (!rc) rc = config_long(cfg, "FP_WORKERS", 2, 1, 256, &n);
+  if (!rc) rc = config_long(cfg, "FP_WORKERS", 2, with_sqs ? 0 : 1, 256, &n);
   if (rc) return rc;
   sigset_t set;
   block_signals(&set);
   pool_ctx ctx = {.cfg = cfg};
-  if ((rc = start_pool(&ctx))) {
+  fp_sqs_consumer *consumer = NULL;
+  if ((rc = start_pool(&ctx)) || (rc = start_sqs(&ctx, &consumer))) {
+    stop_pool(&ctx, 0);
     free_pool(&ctx);
     return rc;
   }
   wait_signal(&set);
-  if (stop_pool(&ctx, (double)grace)) {
+  bool consumer_ended = fp_sqs_consumer_stop(consumer, (double)grace);
+  if (consumer) {
+    fp_sqs_consumer_stats st;
+    fp_sqs_consumer_stats_get(consumer, &st);
+    fp_info("SQS consumer: %llu message(s) received, %llu deleted, %llu left in the queue "
+            "(%llu poison), %llu job(s) created, %llu duplicate(s)",
+            (unsigned long long)st.received, (unsigned long long)st.deleted,
+            (unsigned long long)st.failed, (unsigned long long)st.poison,
+            (unsigned long long)st.jobs_created, (unsigned long long)st.jobs_duplicate);
+  }
+  if (stop_pool(&ctx, (double)grace) || !consumer_ended) {
+    fp_info("exiting; nothing unrecorded was deleted from SQS");
     fflush(NULL);
     _exit(0);
   }
+  fp_sqs_consumer_free(consumer);
   free_pool(&ctx);
   fp_info("stopped cleanly");
   return 0;

@@ -540,10 +540,10 @@ class StartupTest(ListenerBase):
             r = subprocess.run(argv, capture_output=True, timeout=30)
             self.assertEqual(r.returncode, 0)
             self.assertIn(b"Examples:", r.stdout)
-        r = subprocess.run([BIN, "worker", "--sqs-queue-url", "https://x"], capture_output=True,
+        r = subprocess.run([BIN, "worker", "--sqs-queue-url", "ftp://x"], capture_output=True,
                            timeout=30, env=self.env())
         self.assertEqual(r.returncode, 2)
-        self.assertIn(b"not implemented", r.stderr)
+        self.assertIn(b"not an http(s) URL", r.stderr)
         r = subprocess.run([BIN, "serve", "--port", "1", "--bind", "not-an-ip"], env=self.env(),
                            capture_output=True, timeout=30, cwd=self.tmp)
         self.assertEqual(r.returncode, 2, r.stderr)
