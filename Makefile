@@ -7,7 +7,7 @@ CC         ?= cc
 PKG        := packages/file_processing
 DEMO_KEY   := from_client/nm_albuquerque/Officer_Detail.csv
 
-.PHONY: all deps build demo test test-asan test-clang bench clean help
+.PHONY: all deps build demo test test-asan test-clang test-image bench clean help
 
 all: build
 
@@ -49,6 +49,11 @@ test-clang: deps
 	@CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build build-clang -j$(JOBS)
 	@cd build-clang && ctest --output-on-failure -j$(JOBS)
+
+# Opt-in: the first run builds a Debian base with mmdebstrap (minutes); needs podman, runc,
+# mmdebstrap and uidmap (the script says what to install when they are missing).
+test-image: build
+	@bash $(PKG)/tests/image/test_image.sh
 
 bench: build
 	@bash $(PKG)/bench/run_bench.sh $(BUILD)

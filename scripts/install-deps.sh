@@ -8,7 +8,9 @@ PKGS=(
   libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libyaml-dev
   libpcre2-dev libxxhash-dev libsqlite3-dev libpq-dev zlib1g-dev libzstd-dev
   libcmocka-dev
+  postgresql-15
   python3 python3-botocore sqlite3 gzip zstd time
+  shellcheck
 )
 # Node.js runs the S3/SQS test peers (npm packages pinned in the tests' package.json).
 # Keep an existing node (it may not come from Debian); otherwise take Debian's.
