@@ -22,7 +22,7 @@ static const char MAIN_HELP[] =
     "  runs [list|show ID]       results history from the database\n"
     "  db migrate                apply results-database migrations\n"
     "  serve                     SNS HTTP listener + in-process workers\n"
-    "  worker                    job-queue workers only (SQS: not implemented yet)\n"
+    "  worker                    job-queue workers; --sqs-queue-url also consumes SQS\n"
     "  infer FILE|-              draft a dataset contract (YAML) from a file\n"
     "\n"
     "Configuration: flags > environment > packages/file_processing/.env > ./.env > defaults.\n"
