@@ -43,6 +43,7 @@
 
 #include "fp/fp_config.h"
 #include "fp/fp_err.h"
+#include "fp/fp_sns.h"
 #include "fp/fp_buf.h"
 
 #define FP_LISTENER_DEFAULT_PORT 8080u
@@ -67,13 +68,7 @@ typedef struct fp_listener_opts {
                              copied */
   /* Test-only (refused by fp_listener_opts_from_config unless FP_SNS_TEST_MODE=1); all
    * strings copied. */
-  bool test_mode;             /* FP_SNS_TEST_MODE */
-  const char *test_cert_map;  /* FP_SNS_TEST_CERT_MAP "url_or_basename=/path.pem,..." */
-  bool has_test_clock;
-  int64_t test_clock;         /* FP_SNS_TEST_CLOCK, unix seconds */
-  const char *test_ca_file;   /* FP_SNS_TEST_CA_FILE */
-  const char *test_allow_host; /* FP_SNS_TEST_ALLOW_HOST "host:port" */
-  bool test_disable_fetch;    /* FP_SNS_TEST_DISABLE_FETCH: unmapped certs are refused */
+  fp_sns_test_settings sns_test; /* FP_SNS_TEST_* (test-only; see fp_sns.h) */
 } fp_listener_opts;
 
 /* Zeroes o, then: port 8080, verify and auto_confirm on. */

@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "fp/fp_config.h"
 #include "fp/fp_err.h"
 
 #define FP_SNS_MAX_BODY (256u * 1024u) /* bigger bodies → FP_ERR_LIMIT */
@@ -153,5 +154,27 @@ fp_err fp_sns_verifier_test_set_ca_file(fp_sns_verifier *v, const char *ca_pem_p
 fp_err fp_sns_verifier_test_allow_host(fp_sns_verifier *v, const char *host_port, fp_diag *d);
 /* Unmapped certificate URLs fail (FP_ERR_FORBIDDEN) instead of being fetched. */
 fp_err fp_sns_verifier_test_disable_fetch(fp_sns_verifier *v, fp_diag *d);
+
+/* The test-only verifier settings as the environment gives them: FP_SNS_TEST_MODE,
+ * FP_SNS_TEST_CERT_MAP ("url_or_basename=/path.pem,..."), FP_SNS_TEST_CLOCK (unix s),
+ * FP_SNS_TEST_CA_FILE, FP_SNS_TEST_ALLOW_HOST ("host:port"), FP_SNS_TEST_DISABLE_FETCH.
+ * Shared by the listener and the SQS consumer. Strings are borrowed from the config. */
+typedef struct fp_sns_test_settings {
+  bool test_mode;
+  const char *cert_map;
+  bool has_clock;
+  int64_t clock;
+  const char *ca_file;
+  const char *allow_host;
+  bool disable_fetch;
+} fp_sns_test_settings;
+
+/* Reads the settings; any of them without FP_SNS_TEST_MODE=1 is FP_ERR_CONFIG naming it. */
+fp_err fp_sns_test_settings_from_config(const fp_config *c, fp_sns_test_settings *out,
+                                        fp_diag *d);
+/* A verifier in test mode exactly when t->test_mode, with t's settings applied (t may be
+ * NULL: production). Owned: fp_sns_verifier_free. */
+fp_err fp_sns_verifier_new_from_settings(const fp_sns_test_settings *t, fp_sns_verifier **out,
+                                         fp_diag *d);
 
 #endif

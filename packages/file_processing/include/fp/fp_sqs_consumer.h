@@ -42,6 +42,7 @@
 #include "fp/fp_buf.h"
 #include "fp/fp_config.h"
 #include "fp/fp_err.h"
+#include "fp/fp_sns.h"
 
 typedef struct fp_sqs_consumer_opts {
   const char *queue_url;  /* FP_SQS_QUEUE_URL (or --sqs-queue-url); required; copied */
@@ -56,13 +57,7 @@ typedef struct fp_sqs_consumer_opts {
   /* Test-only verifier settings, as the listener reads them (FP_SNS_TEST_MODE=1 required:
    * FP_SNS_TEST_CERT_MAP, FP_SNS_TEST_CLOCK, FP_SNS_TEST_CA_FILE,
    * FP_SNS_TEST_ALLOW_HOST, FP_SNS_TEST_DISABLE_FETCH); strings copied. */
-  bool test_mode;
-  const char *test_cert_map;
-  bool has_test_clock;
-  int64_t test_clock;
-  const char *test_ca_file;
-  const char *test_allow_host;
-  bool test_disable_fetch;
+  fp_sns_test_settings sns_test; /* FP_SNS_TEST_* (test-only; see fp_sns.h) */
   /* Called on the consumer thread after jobs were recorded (created = new rows), e.g. to
    * wake the worker pool. May be NULL. */
   void (*on_enqueued)(void *ud, size_t created);

@@ -1152,3 +1152,84 @@ fp_err fp_sns_verifier_test_disable_fetch(fp_sns_verifier *v, fp_diag *d) {
   fp_warn("SNS verifier (test mode): unmapped certificates are refused, never fetched");
   return FP_OK;
 }
+
+/* ---- test settings from the environment (listener and SQS consumer) ------------------- */
+
+static const char *const TEST_KEYS[] = {"FP_SNS_TEST_CERT_MAP", "FP_SNS_TEST_CLOCK",
+                                        "FP_SNS_TEST_CA_FILE", "FP_SNS_TEST_ALLOW_HOST",
+                                        "FP_SNS_TEST_DISABLE_FETCH"};
+
+static fp_err cfg_flag(const fp_config *c, const char *key, bool *inout, fp_diag *d) {
+  int v = *inout;
+  fp_err e = fp_config_bool(c, key, v, &v, d);
+  if (!e) *inout = v != 0;
+  return e;
+}
+
+fp_err fp_sns_test_settings_from_config(const fp_config *c, fp_sns_test_settings *out,
+                                        fp_diag *d) {
+  memset(out, 0, sizeof *out);
+  fp_err e = cfg_flag(c, "FP_SNS_TEST_MODE", &out->test_mode, d);
+  for (size_t i = 0; !e && i < sizeof TEST_KEYS / sizeof *TEST_KEYS; i++)
+    if (fp_config_get(c, TEST_KEYS[i]) && !out->test_mode)
+      e = fp_diag_set(d, FP_ERR_CONFIG,
+                      "%s is a test-only setting and is refused unless FP_SNS_TEST_MODE=1",
+                      TEST_KEYS[i]);
+  if (e || !out->test_mode) return e;
+  out->cert_map = fp_config_str(c, "FP_SNS_TEST_CERT_MAP", NULL);
+  out->ca_file = fp_config_str(c, "FP_SNS_TEST_CA_FILE", NULL);
+  out->allow_host = fp_config_str(c, "FP_SNS_TEST_ALLOW_HOST", NULL);
+  e = cfg_flag(c, "FP_SNS_TEST_DISABLE_FETCH", &out->disable_fetch, d);
+  const char *v = fp_config_str(c, "FP_SNS_TEST_CLOCK", NULL);
+  if (!e && v) {
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || *end || n < 0 || n > 253402300799LL)
+      return fp_diag_set(d, FP_ERR_CONFIG, "FP_SNS_TEST_CLOCK=%s: expected unix seconds", v);
+    out->has_clock = true;
+    out->clock = n;
+  }
+  return e;
+}
+
+/* FP_SNS_TEST_CERT_MAP: "name=path,name=path". */
+static fp_err map_certs(fp_sns_verifier *v, const char *spec, fp_diag *d) {
+  char *copy = strdup(spec);
+  if (!copy) return fp_diag_set(d, FP_ERR_NOMEM, "out of memory");
+  fp_err e = FP_OK;
+  for (char *s = copy; !e && s;) {
+    char *comma = strchr(s, ',');
+    if (comma) *comma = '\0';
+    char *eq = strrchr(s, '=');
+    if (*s && (!eq || eq == s || !eq[1]))
+      e = fp_diag_set(d, FP_ERR_CONFIG, "FP_SNS_TEST_CERT_MAP entry '%s' is not NAME=PATH", s);
+    else if (*s) {
+      *eq = '\0';
+      e = fp_sns_verifier_test_map_cert(v, s, eq + 1, d);
+    }
+    s = comma ? comma + 1 : NULL;
+  }
+  free(copy);
+  return e;
+}
+
+fp_err fp_sns_verifier_new_from_settings(const fp_sns_test_settings *t, fp_sns_verifier **out,
+                                         fp_diag *d) {
+  fp_sns_verifier_opts vo = {.test_mode = t && t->test_mode};
+  fp_sns_verifier *v = NULL;
+  fp_err e = fp_sns_verifier_new(&vo, &v, d);
+  if (!e && t && t->test_mode) {
+    if (t->cert_map && *t->cert_map) e = map_certs(v, t->cert_map, d);
+    if (!e && t->has_clock) e = fp_sns_verifier_test_set_clock(v, (time_t)t->clock, d);
+    if (!e && t->ca_file && *t->ca_file) e = fp_sns_verifier_test_set_ca_file(v, t->ca_file, d);
+    if (!e && t->allow_host && *t->allow_host) e = fp_sns_verifier_test_allow_host(v, t->allow_host, d);
+    if (!e && t->disable_fetch) e = fp_sns_verifier_test_disable_fetch(v, d);
+  }
+  if (e) {
+    fp_sns_verifier_free(v);
+    v = NULL;
+  }
+  *out = v;
+  return e;
+}

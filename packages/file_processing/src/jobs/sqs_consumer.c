@@ -68,27 +68,6 @@ static fp_err cfg_flag(const fp_config *c, const char *key, bool *inout, fp_diag
   return e;
 }
 
-static const char *const TEST_KEYS[] = {"FP_SNS_TEST_CERT_MAP", "FP_SNS_TEST_CLOCK",
-                                        "FP_SNS_TEST_CA_FILE", "FP_SNS_TEST_ALLOW_HOST",
-                                        "FP_SNS_TEST_DISABLE_FETCH"};
-
-static fp_err test_opts(const fp_config *c, fp_sqs_consumer_opts *o, fp_diag *d) {
-  fp_err e = cfg_flag(c, "FP_SNS_TEST_MODE", &o->test_mode, d);
-  for (size_t i = 0; !e && i < sizeof TEST_KEYS / sizeof *TEST_KEYS; i++)
-    if (fp_config_get(c, TEST_KEYS[i]) && !o->test_mode)
-      e = fp_diag_set(d, FP_ERR_CONFIG,
-                      "%s is a test-only setting and is refused unless FP_SNS_TEST_MODE=1",
-                      TEST_KEYS[i]);
-  if (e || !o->test_mode) return e;
-  o->test_cert_map = fp_config_str(c, "FP_SNS_TEST_CERT_MAP", NULL);
-  o->test_ca_file = fp_config_str(c, "FP_SNS_TEST_CA_FILE", NULL);
-  o->test_allow_host = fp_config_str(c, "FP_SNS_TEST_ALLOW_HOST", NULL);
-  e = cfg_flag(c, "FP_SNS_TEST_DISABLE_FETCH", &o->test_disable_fetch, d);
-  long long clock = -1;
-  if (!e) e = cfg_ll(c, "FP_SNS_TEST_CLOCK", 0, 253402300799LL, &clock, d);
-  if (!e && clock >= 0) o->has_test_clock = true, o->test_clock = clock;
-  return e;
-}
 
 fp_err fp_sqs_consumer_opts_from_config(const fp_config *c, fp_sqs_consumer_opts *o, fp_diag *d) {
   if (!o->queue_url) o->queue_url = fp_config_str(c, "FP_SQS_QUEUE_URL", NULL);
@@ -103,7 +82,7 @@ fp_err fp_sqs_consumer_opts_from_config(const fp_config *c, fp_sqs_consumer_opts
   if (!e && strcmp(mode, "enqueue") != 0)
     e = fp_diag_set(d, strcmp(mode, "direct") == 0 ? FP_ERR_NOT_IMPLEMENTED : FP_ERR_CONFIG,
                     "FP_SQS_MODE=%s: only \"enqueue\" is available", mode);
-  if (!e) e = test_opts(c, o, d);
+  if (!e) e = fp_sns_test_settings_from_config(c, &o->sns_test, d);
   if (e) return e;
   o->wait_s = (int)wait;
   o->max_messages = (int)max;
@@ -470,40 +449,6 @@ static fp_err split_topics(fp_sqs_consumer *c, const char *src, fp_diag *d) {
   return FP_OK;
 }
 
-/* FP_SNS_TEST_CERT_MAP: "url_or_basename=/path/cert.pem,..." */
-static fp_err map_certs(fp_sqs_consumer *c, const char *spec, fp_diag *d) {
-  char *copy = strdup(spec);
-  if (!copy) return fp_diag_set(d, FP_ERR_NOMEM, "out of memory");
-  fp_err e = FP_OK;
-  for (char *s = copy; !e && s;) {
-    char *comma = strchr(s, ',');
-    if (comma) *comma = '\0';
-    char *eq = strrchr(s, '=');
-    if (*s && (!eq || eq == s || !eq[1]))
-      e = fp_diag_set(d, FP_ERR_CONFIG, "FP_SNS_TEST_CERT_MAP entry '%s' is not NAME=PATH", s);
-    else if (*s) {
-      *eq = '\0';
-      e = fp_sns_verifier_test_map_cert(c->verifier, s, eq + 1, d);
-    }
-    s = comma ? comma + 1 : NULL;
-  }
-  free(copy);
-  return e;
-}
-
-static fp_err make_verifier(fp_sqs_consumer *c, const fp_sqs_consumer_opts *o, fp_diag *d) {
-  fp_sns_verifier_opts vo = {.test_mode = o->test_mode};
-  fp_err e = fp_sns_verifier_new(&vo, &c->verifier, d);
-  if (!e && o->test_cert_map && *o->test_cert_map) e = map_certs(c, o->test_cert_map, d);
-  if (!e && o->has_test_clock)
-    e = fp_sns_verifier_test_set_clock(c->verifier, (time_t)o->test_clock, d);
-  if (!e && o->test_ca_file && *o->test_ca_file)
-    e = fp_sns_verifier_test_set_ca_file(c->verifier, o->test_ca_file, d);
-  if (!e && o->test_allow_host && *o->test_allow_host)
-    e = fp_sns_verifier_test_allow_host(c->verifier, o->test_allow_host, d);
-  if (!e && o->test_disable_fetch) e = fp_sns_verifier_test_disable_fetch(c->verifier, d);
-  return e;
-}
 
 /* The queue's VisibilityTimeout (also proves the queue is there and reachable). */
 static fp_err read_visibility(fp_sqs_consumer *c, fp_diag *d) {
@@ -543,7 +488,7 @@ fp_err fp_sqs_consumer_start(const fp_config *cfg, const fp_sqs_consumer_opts *o
   fp_err e =
       (!c->queue_url || !c->store_url) ? fp_diag_set(d, FP_ERR_NOMEM, "out of memory") : FP_OK;
   if (!e) e = split_topics(c, o->topic_arns, d);
-  if (!e) e = make_verifier(c, o, d);
+  if (!e) e = fp_sns_verifier_new_from_settings(&o->sns_test, &c->verifier, d);
   if (!e) e = fp_store_open(c->store_url, &c->store, d);
   if (!e) e = fp_sqs_client_new(cfg, c->queue_url, &c->sqs, d);
   if (!e) e = read_visibility(c, d);

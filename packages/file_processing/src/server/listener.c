@@ -85,27 +85,6 @@ static fp_err cfg_flag(const fp_config *c, const char *key, bool *inout, fp_diag
   return e;
 }
 
-static const char *const TEST_KEYS[] = {"FP_SNS_TEST_CERT_MAP", "FP_SNS_TEST_CLOCK",
-                                        "FP_SNS_TEST_CA_FILE", "FP_SNS_TEST_ALLOW_HOST",
-                                        "FP_SNS_TEST_DISABLE_FETCH"};
-
-static fp_err test_opts(const fp_config *c, fp_listener_opts *o, fp_diag *d) {
-  fp_err e = cfg_flag(c, "FP_SNS_TEST_MODE", &o->test_mode, d);
-  for (size_t i = 0; !e && i < sizeof TEST_KEYS / sizeof *TEST_KEYS; i++)
-    if (fp_config_get(c, TEST_KEYS[i]) && !o->test_mode)
-      e = fp_diag_set(d, FP_ERR_CONFIG,
-                      "%s is a test-only setting and is refused unless FP_SNS_TEST_MODE=1",
-                      TEST_KEYS[i]);
-  if (e || !o->test_mode) return e;
-  o->test_cert_map = fp_config_str(c, "FP_SNS_TEST_CERT_MAP", NULL);
-  o->test_ca_file = fp_config_str(c, "FP_SNS_TEST_CA_FILE", NULL);
-  o->test_allow_host = fp_config_str(c, "FP_SNS_TEST_ALLOW_HOST", NULL);
-  e = cfg_flag(c, "FP_SNS_TEST_DISABLE_FETCH", &o->test_disable_fetch, d);
-  long long clock = -1;
-  if (!e) e = cfg_ll(c, "FP_SNS_TEST_CLOCK", 0, 253402300799LL, &clock, d);
-  if (!e && clock >= 0) o->has_test_clock = true, o->test_clock = clock;
-  return e;
-}
 
 fp_err fp_listener_opts_from_config(const fp_config *c, fp_listener_opts *o, fp_diag *d) {
   long long port = o->port, threads = o->http_threads, timeout = o->conn_timeout_s;
@@ -124,7 +103,7 @@ fp_err fp_listener_opts_from_config(const fp_config *c, fp_listener_opts *o, fp_
   if (!e) e = cfg_flag(c, "FP_SNS_VERIFY", &o->verify, d);
   if (!e) e = cfg_flag(c, "FP_SNS_ALLOW_RAW", &o->allow_raw, d);
   if (!e) e = cfg_flag(c, "FP_SNS_AUTO_CONFIRM", &o->auto_confirm, d);
-  if (!e) e = test_opts(c, o, d);
+  if (!e) e = fp_sns_test_settings_from_config(c, &o->sns_test, d);
   if (e) return e;
   o->port = (unsigned)port;
   o->http_threads = (unsigned)threads;
@@ -510,38 +489,6 @@ static fp_err split_topics(fp_listener *l, fp_diag *d) {
   return FP_OK;
 }
 
-/* FP_SNS_TEST_CERT_MAP: "url_or_basename=/path/cert.pem,..." (URLs hold no ','). */
-static fp_err map_certs(fp_listener *l, const char *spec, fp_diag *d) {
-  char *copy = strdup(spec);
-  if (!copy) return fp_diag_set(d, FP_ERR_NOMEM, "out of memory");
-  fp_err e = FP_OK;
-  for (char *s = copy; !e && s;) {
-    char *comma = strchr(s, ',');
-    if (comma) *comma = '\0';
-    char *eq = strrchr(s, '=');
-    if (*s && (!eq || eq == s || !eq[1]))
-      e = fp_diag_set(d, FP_ERR_CONFIG, "FP_SNS_TEST_CERT_MAP entry '%s' is not NAME=PATH", s);
-    else if (*s) {
-      *eq = '\0';
-      e = fp_sns_verifier_test_map_cert(l->verifier, s, eq + 1, d);
-    }
-    s = comma ? comma + 1 : NULL;
-  }
-  free(copy);
-  return e;
-}
-
-static fp_err make_verifier(fp_listener *l, fp_diag *d) {
-  const fp_listener_opts *o = &l->o;
-  fp_sns_verifier_opts vo = {.test_mode = o->test_mode};
-  fp_err e = fp_sns_verifier_new(&vo, &l->verifier, d);
-  if (!e && o->test_cert_map && *o->test_cert_map) e = map_certs(l, o->test_cert_map, d);
-  if (!e && o->has_test_clock) e = fp_sns_verifier_test_set_clock(l->verifier, (time_t)o->test_clock, d);
-  if (!e && o->test_ca_file && *o->test_ca_file) e = fp_sns_verifier_test_set_ca_file(l->verifier, o->test_ca_file, d);
-  if (!e && o->test_allow_host && *o->test_allow_host) e = fp_sns_verifier_test_allow_host(l->verifier, o->test_allow_host, d);
-  if (!e && o->test_disable_fetch) e = fp_sns_verifier_test_disable_fetch(l->verifier, d);
-  return e;
-}
 
 static fp_err start_mhd(fp_listener *l, fp_diag *d) {
   struct sockaddr_storage ss;
@@ -606,9 +553,9 @@ fp_err fp_listener_start(const fp_listener_opts *o, const fp_listener_hooks *hoo
   l->o.bind = l->bind;
   if (!e) e = split_topics(l, d);
   l->o.topic_arns = NULL; /* only the split copy is kept */
-  /* the test strings are used by make_verifier only, before start returns */
-  if (!e) e = make_verifier(l, d);
-  l->o.test_cert_map = l->o.test_ca_file = l->o.test_allow_host = NULL;
+  /* the test strings are used while building the verifier only, before start returns */
+  if (!e) e = fp_sns_verifier_new_from_settings(&l->o.sns_test, &l->verifier, d);
+  l->o.sns_test.cert_map = l->o.sns_test.ca_file = l->o.sns_test.allow_host = NULL;
   fp_store *st = NULL;
   if (!e && fp_store_open(l->store_url, &st, d)) e = d ? d->code : FP_ERR_DB;
   if (st) fp__store_release(&l->stores, st, false);
