@@ -10,10 +10,17 @@ started again through the harness): an enqueue while it is down fails as transie
 3), the workers back off and reconnect, and every job committed before and after
 completes, with one run per object version.
 
+PgListenerFaultTest: `serve` (listener + workers) keeps receiving notifications while its
+PostgreSQL stops and starts: no 200 is ever given for a job that is not in the table (the
+answer is 503 while the DB is away, so SNS would redeliver), readyz reflects it, every job
+completes once after the DB is back.
+
 Needs FP_TEST_PG_URL (tests/support/pg_harness.sh); skips (77) without it."""
+import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -204,6 +211,106 @@ class PgRestartTest(PgConcurrencyTest):
         self.assertEqual(self.db_rows("SELECT count(*) FROM (SELECT DISTINCT key FROM fp_runs)"
                                       " AS k"), [(40,)])
         self.assertIn("reconnected", "".join(self.log_of(i) for i in range(2)))
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PgListenerFaultTest(PgRestartTest):
+    """The listener's 200 means 'recorded', even while the database comes and goes."""
+
+    def test_db_restart_under_workers(self):
+        self.skipTest("runs in PgRestartTest")
+
+    def post(self, port, body):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            c.request("POST", "/", body=body, headers={"x-amz-sns-message-type": "Notification"})
+            r = c.getresponse()
+            r.read()
+            return r.status
+        finally:
+            c.close()
+
+    def get_status(self, port, path):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            return r.status
+        finally:
+            c.close()
+
+    def notification(self, key):
+        event = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
+                              "eventName": "ObjectCreated:Put",
+                              "s3": {"bucket": {"name": BUCKET},
+                                     "object": {"key": key, "versionId": "1"}}}]}
+        return json.dumps({"Type": "Notification", "MessageId": "m-" + key,
+                           "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+                           "Message": json.dumps(event), "Timestamp": "2026-01-01T00:00:00Z",
+                           "SignatureVersion": "1", "Signature": "x",
+                           "SigningCertURL": "https://sns.us-east-1.amazonaws.com/x.pem"})
+
+    def test_listener_answers_only_what_it_recorded(self):
+        keys = [f"l/{i:02d}.csv" for i in range(60)]
+        for i, k in enumerate(keys):
+            self.put(k, f"id,v\n{i},x\n", bucket=BUCKET)
+        port = free_port()
+        log = open(os.path.join(self.tmp, "serve.log"), "w+b")
+        # signatures are not the point here: verification is off (it is logged loudly)
+        env = self.env(DATABASE_URL=self.db_url + "?connect_timeout=2", FP_SNS_VERIFY="0",
+                       FP_WORKERS="2", FP_JOB_POLL_MS="50", FP_JOB_BACKOFF_BASE_MS="100",
+                       FP_JOB_BACKOFF_CAP_MS="500", FP_SHUTDOWN_DRAIN_MS="0")
+        p = subprocess.Popen([BIN, "serve", "--bind", "127.0.0.1", "--port", str(port)],
+                             stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp, env=env)
+        self.procs.append((p, log))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if self.get_status(port, "/healthz") == 200:
+                    break
+            except OSError:
+                pass
+            self.assertLess(time.monotonic(), deadline, self.log_of(0))
+            time.sleep(0.05)
+        answered, refused = set(), []
+        for k in keys[:20]:
+            self.assertEqual(self.post(port, self.notification(k)), 200, self.log_of(0))
+            answered.add(k)
+        self.harness("down")
+        self.assertEqual(self.get_status(port, "/readyz"), 503)
+        for k in keys[20:40]:  # the DB is away: nothing may be acknowledged
+            st = self.post(port, self.notification(k))
+            self.assertNotEqual(st, 200, f"200 for {k} while the database was down")
+            self.assertGreaterEqual(st, 500)
+            refused.append(k)
+        self.harness("up")
+        for k in refused + keys[40:]:  # SNS redelivers what got 5xx
+            for _ in range(100):
+                st = self.post(port, self.notification(k))
+                if st == 200:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(st, 200, self.log_of(0))
+            answered.add(k)
+        self.assertEqual(self.get_status(port, "/readyz"), 200)
+        jobs = {r[0] for r in self.db_rows("SELECT key FROM fp_jobs")}
+        self.assertEqual(answered - jobs, set(), "a 200 was given for a job not in the table")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.db_rows("SELECT count(*) FROM fp_jobs WHERE state <> 'succeeded'") == [(0,)]:
+                break
+            time.sleep(0.2)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=60), 0, self.log_of(0))
+        self.assertEqual(self.db_rows("SELECT state, count(*) FROM fp_jobs GROUP BY state"),
+                         [("succeeded", 60)])
+        self.assertEqual(self.db_rows("SELECT count(*) FROM fp_runs"), [(60,)])
 
 
 if __name__ == "__main__":
