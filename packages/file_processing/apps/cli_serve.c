@@ -18,7 +18,7 @@
 #include "fp/fp_worker.h"
 
 static const char SERVE_HELP[] =
-    "Usage: file-processing serve [--port N] [--bind ADDR] [--workers N]\n"
+    "Usage: file-processing serve [--port N] [--bind ADDR] [--workers N] [--sqs-queue-url URL]\n"
     "       file-processing-sns   [same options]\n"
     "\n"
     "The SNS HTTP listener: S3 -> SNS -> POST / here. Each message's signature is verified,\n"
@@ -34,6 +34,8 @@ static const char SERVE_HELP[] =
     "  --bind ADDR     listen address (default $FP_BIND or all interfaces, IPv6 + IPv4)\n"
     "  --workers N     worker threads in this process (default $FP_WORKERS or 2; 0 = listener\n"
     "                  only, jobs stay queued for `file-processing worker`)\n"
+    "  --sqs-queue-url URL  also consume this SQS queue (see `worker --help`); its counters\n"
+    "                  (fp_sqs_*) appear in /metrics\n"
     "\n"
     "Environment:\n"
     "  DATABASE_URL            results DB and job queue (default sqlite:///file_processing.db)\n"
@@ -144,7 +146,6 @@ static void pool_wake(void *ud, size_t created) {
   fp_worker_pool_notify(ud);
 }
 
-static fp_err pool_metrics(void *ud, fp_buf *out) { return fp_worker_pool_metrics(ud, out); }
 
 /* Starts the worker pool unless FP_WORKERS is 0 (ctx->pool stays NULL). */
 static int start_pool(pool_ctx *ctx) {
@@ -217,63 +218,6 @@ static int set_flag(fp_config *cfg, const char *key, const char *v) {
   return 0;
 }
 
-int cmd_serve(fp_config *cfg, int argc, char **argv) {
-  const char *port = NULL, *bind = NULL, *workers = NULL;
-  bool help = false;
-  const cli_opt opts[] = {{"port", &port, NULL}, {"bind", &bind, NULL},
-                          {"workers", &workers, NULL}, {NULL, NULL, NULL}};
-  const char *pos[1];
-  size_t npos;
-  if (cli_parse(argc, argv, opts, pos, 1, &npos, &help)) return 2;
-  if (help) return fputs(SERVE_HELP, stdout), 0;
-  if (npos) return cli_usage_error("serve", "unexpected argument '%s'", pos[0]);
-  int rc = set_flag(cfg, "PORT", port);
-  if (!rc) rc = set_flag(cfg, "FP_BIND", bind);
-  if (!rc) rc = set_flag(cfg, "FP_WORKERS", workers);
-  long grace, drain;
-  if (!rc) rc = config_long(cfg, "FP_SHUTDOWN_GRACE_S", 25, 0, 86400, &grace);
-  if (!rc) rc = config_long(cfg, "FP_SHUTDOWN_DRAIN_MS", 1000, 0, 600000, &drain);
-  if (rc) return rc;
-  fp_listener_opts lo;
-  fp_listener_opts_default(&lo);
-  fp_diag d;
-  fp_diag_clear(&d);
-  if (fp_listener_opts_from_config(cfg, &lo, &d)) return cli_fail(&d);
-  sigset_t set;
-  block_signals(&set);
-  pool_ctx ctx = {.cfg = cfg};
-  if ((rc = start_pool(&ctx))) {
-    free_pool(&ctx);
-    return rc;
-  }
-  fp_listener *l = NULL;
-  fp_listener_hooks hooks = {.ud = ctx.pool};
-  if (ctx.pool) {
-    hooks.jobs_enqueued = pool_wake;
-    hooks.metrics = pool_metrics;
-  }
-  if (fp_listener_start(&lo, &hooks, &l, &d)) {
-    rc = cli_fail(&d);
-    stop_pool(&ctx, 0);
-    free_pool(&ctx);
-    return rc;
-  }
-  wait_signal(&set);
-  fp_listener_begin_shutdown(l);
-  if (drain > 0) sleep_ms(drain); /* readiness probes see 503 while the socket is open */
-  fp_listener_stop(l);
-  size_t released = stop_pool(&ctx, (double)grace);
-  fp_listener_free(l);
-  if (released) {
-    fp_info("exiting; released jobs stay queued");
-    fflush(NULL);
-    _exit(0); /* their threads die with the process; nothing is lost */
-  }
-  free_pool(&ctx);
-  fp_info("stopped cleanly");
-  return 0;
-}
-
 /* Starts the SQS consumer when a queue URL is configured (*out stays NULL otherwise). */
 static int start_sqs(pool_ctx *ctx, fp_sqs_consumer **out) {
   *out = NULL;
@@ -288,6 +232,85 @@ static int start_sqs(pool_ctx *ctx, fp_sqs_consumer **out) {
     so.ud = ctx->pool;
   }
   if (fp_sqs_consumer_start(ctx->cfg, &so, out, &d)) return cli_fail(&d);
+  return 0;
+}
+
+/* What /metrics adds beyond the listener's own: the in-process workers and SQS consumer. */
+typedef struct serve_parts {
+  fp_worker_pool *pool;
+  fp_sqs_consumer *consumer;
+} serve_parts;
+
+static void serve_wake(void *ud, size_t created) {
+  serve_parts *sp = ud;
+  if (sp->pool) pool_wake(sp->pool, created);
+}
+
+static fp_err serve_metrics(void *ud, fp_buf *out) {
+  serve_parts *sp = ud;
+  fp_err e = sp->pool ? fp_worker_pool_metrics(sp->pool, out) : FP_OK;
+  if (!e && sp->consumer) e = fp_sqs_consumer_metrics(sp->consumer, out);
+  return e;
+}
+
+int cmd_serve(fp_config *cfg, int argc, char **argv) {
+  const char *port = NULL, *bind = NULL, *workers = NULL, *sqs = NULL;
+  bool help = false;
+  const cli_opt opts[] = {{"port", &port, NULL}, {"bind", &bind, NULL},
+                          {"workers", &workers, NULL}, {"sqs-queue-url", &sqs, NULL},
+                          {NULL, NULL, NULL}};
+  const char *pos[1];
+  size_t npos;
+  if (cli_parse(argc, argv, opts, pos, 1, &npos, &help)) return 2;
+  if (help) return fputs(SERVE_HELP, stdout), 0;
+  if (npos) return cli_usage_error("serve", "unexpected argument '%s'", pos[0]);
+  int rc = set_flag(cfg, "PORT", port);
+  if (!rc) rc = set_flag(cfg, "FP_BIND", bind);
+  if (!rc) rc = set_flag(cfg, "FP_WORKERS", workers);
+  if (!rc) rc = set_flag(cfg, "FP_SQS_QUEUE_URL", sqs);
+  long grace, drain;
+  if (!rc) rc = config_long(cfg, "FP_SHUTDOWN_GRACE_S", 25, 0, 86400, &grace);
+  if (!rc) rc = config_long(cfg, "FP_SHUTDOWN_DRAIN_MS", 1000, 0, 600000, &drain);
+  if (rc) return rc;
+  fp_listener_opts lo;
+  fp_listener_opts_default(&lo);
+  fp_diag d;
+  fp_diag_clear(&d);
+  if (fp_listener_opts_from_config(cfg, &lo, &d)) return cli_fail(&d);
+  sigset_t set;
+  block_signals(&set);
+  pool_ctx ctx = {.cfg = cfg};
+  serve_parts parts = {0};
+  if ((rc = start_pool(&ctx)) || (rc = start_sqs(&ctx, &parts.consumer))) {
+    stop_pool(&ctx, 0);
+    free_pool(&ctx);
+    return rc;
+  }
+  parts.pool = ctx.pool;
+  fp_listener *l = NULL;
+  fp_listener_hooks hooks = {.jobs_enqueued = serve_wake, .metrics = serve_metrics, .ud = &parts};
+  if (fp_listener_start(&lo, &hooks, &l, &d)) {
+    rc = cli_fail(&d);
+    fp_sqs_consumer_free(parts.consumer);
+    stop_pool(&ctx, 0);
+    free_pool(&ctx);
+    return rc;
+  }
+  wait_signal(&set);
+  fp_listener_begin_shutdown(l);
+  if (drain > 0) sleep_ms(drain); /* readiness probes see 503 while the socket is open */
+  fp_listener_stop(l);
+  bool consumer_ended = fp_sqs_consumer_stop(parts.consumer, (double)grace);
+  size_t released = stop_pool(&ctx, (double)grace);
+  fp_listener_free(l);
+  if (released || !consumer_ended) {
+    fp_info("exiting; released jobs stay queued, unrecorded SQS messages stay in SQS");
+    fflush(NULL);
+    _exit(0); /* their threads die with the process; nothing is lost */
+  }
+  fp_sqs_consumer_free(parts.consumer);
+  free_pool(&ctx);
+  fp_info("stopped cleanly");
   return 0;
 }
 

@@ -21,11 +21,13 @@ Exits 77 (skipped, with the reason) when node/npm/openssl are missing or `npm ci
 Every server started here is stopped by PID."""
 import base64
 import ctypes
+import http.client
 import json
 import os
 import select
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -290,6 +292,38 @@ class SqsWorkerTest(FpTestCase):
         self.assertIn("already recorded (duplicate) for s3://%s/in/dup.csv" % BUCKET, log)
         self.assertEqual(log.count("test/non-ObjectCreated event(s) skipped, no job; deleted"), 2, log)
         self.assertNotIn("NOT deleted", log)
+
+    def test_serve_consumes_sqs_and_exposes_its_metrics(self):
+        self.put("in/m.csv", CSV, bucket=BUCKET)
+        SERVER.send(self.queue, s3_event("in/m.csv", bucket=BUCKET, eTag="m1"))
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        settings = dict(AWS_ENDPOINT_URL_SQS=SERVER.url(), AWS_ACCESS_KEY_ID="fake",
+                        AWS_SECRET_ACCESS_KEY="fake", AWS_REGION="us-east-1",
+                        AWS_EC2_METADATA_DISABLED="true", FP_SQS_WAIT_S="1",
+                        FP_JOB_POLL_MS="100", FP_SHUTDOWN_DRAIN_MS="0")
+        self.log_path = os.path.join(self.tmp, "serve.log")
+        with open(self.log_path, "wb") as log:
+            p = subprocess.Popen([BIN, "serve", "--bind", "127.0.0.1", "--port", str(port),
+                                  "--sqs-queue-url", self.queue], env=self.env(**settings),
+                                 stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp)
+        self.procs.append(p)
+        self.wait_for(lambda: self.jobs() == [(BUCKET, "in/m.csv", "succeeded")],
+                      what="the SQS message processed by serve")
+
+        def metrics():
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                c.request("GET", "/metrics")
+                return c.getresponse().read().decode()
+            finally:
+                c.close()
+        text = self.wait_for(lambda: (lambda t: t if "fp_sqs_" in t else None)(metrics()),
+                             what="fp_sqs_ metrics")
+        self.assertRegex(text, r"fp_sqs_\w+")
+        self.assertIn("fp_worker_jobs_total", text)
+        self.stop(p)
 
     def test_poison_messages_are_not_deleted_and_come_back(self):
         self.put("in/ok.csv", CSV, bucket=BUCKET)
