@@ -25,7 +25,23 @@ for p in "${PKGS[@]}"; do
   fi
 done
 
+# The Node test peers (s3rver, local-aws-sqs, the infra validators) are pinned in the
+# tests' package-lock.json and installed once here, before any test runs: tests running in
+# parallel must never race each other into the same node_modules.
+install_node_peers() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/packages/file_processing/tests/node"
+  command -v npm >/dev/null 2>&1 || return 0
+  [ -f "$dir/package-lock.json" ] || return 0
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+    [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "install-deps: npm ci in $dir" >&2
+    npm ci --prefix "$dir" --no-audit --no-fund </dev/null >&2
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  install_node_peers
   exit 0
 fi
 
@@ -41,3 +57,4 @@ export DEBIAN_FRONTEND=noninteractive
 APT_OPTS=(-y -q -o DPkg::Lock::Timeout=300 --no-install-recommends)
 $SUDO apt-get -q -o DPkg::Lock::Timeout=300 update </dev/null
 $SUDO apt-get install "${APT_OPTS[@]}" "${missing[@]}" </dev/null
+install_node_peers
