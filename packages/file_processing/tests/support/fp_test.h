@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <ftw.h>
 
 /* Conformance data dir (../shared/conformance) or NULL when absent: tests then skip with a
  * visible message, since a user's clone has no ../shared. */
@@ -53,6 +54,17 @@ static inline char *fp_test_read_file(const char *path, size_t *len) {
 static inline void fp_test_tmpdir(char *out, size_t outsz) {
   snprintf(out, outsz, "/tmp/fp-test-XXXXXX");
   if (!mkdtemp(out)) out[0] = '\0';
+}
+
+static inline int fp_test__rm_entry(const char *p, const struct stat *st, int flag,
+                                    struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  return remove(p);
+}
+
+/* Removes dir and everything below it (links are removed, not followed). */
+static inline void fp_test_rmtree(const char *dir) {
+  if (dir && dir[0]) nftw(dir, fp_test__rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif

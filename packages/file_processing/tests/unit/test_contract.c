@@ -60,20 +60,6 @@ static void write_file(const char *dir, const char *name, const char *text) {
   assert_int_equal(fclose(f), 0);
 }
 
-static void rm_rf(const char *dir) {
-  DIR *dh = opendir(dir);
-  if (!dh) return;
-  struct dirent *de;
-  while ((de = readdir(dh))) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-    unlink(path);
-  }
-  closedir(dh);
-  rmdir(dir);
-}
-
 static void assert_strv_equal(char **a, size_t na, char **b, size_t nb) {
   assert_int_equal(na, nb);
   assert_true((a == NULL) == (b == NULL));
@@ -655,7 +641,7 @@ static void test_load_file(void **state) {
   assert_int_equal(fp_contract_load_file(path, &a, &d), FP_ERR_CONTRACT);
   assert_non_null(strstr(d.msg, "limited to"));
   assert_string_equal(d.key, path);
-  rm_rf(dir);
+  fp_test_rmtree(dir);
 }
 
 /* ---- globs --------------------------------------------------------------------------- */
@@ -947,7 +933,7 @@ static void test_find(void **state) {
   assert_string_equal(d.key, want);
   assert_non_null(strstr(d.msg, "schema.fields[0].nmae"));
 
-  rm_rf(dir);
+  fp_test_rmtree(dir);
   p = find(dir, "a.csv", &e, &d); /* the directory is gone */
   assert_int_equal(e, FP_ERR_CONFIG);
   assert_null(p);

@@ -66,18 +66,7 @@ static int fx_teardown(void **state) {
     free(f);
     return 0;
   }
-  DIR *dir = opendir(f->dir);
-  if (dir) {
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(dir))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-      unlink(p);
-    }
-    closedir(dir);
-  }
-  rmdir(f->dir);
+  fp_test_rmtree(f->dir);
   free(f);
   return 0;
 }

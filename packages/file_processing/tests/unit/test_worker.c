@@ -64,16 +64,9 @@ static int fx_setup_pg(void **state) {
   return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
 static int fx_teardown(void **state) {
   fx *f = *state;
-  nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  fp_test_rmtree(f->dir);
   free(f);
   return 0;
 }
