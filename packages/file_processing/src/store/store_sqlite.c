@@ -183,7 +183,17 @@ static fp_err sq_configure(sq_store *s, int memory, fp_diag *d) {
   if (!memory && sqlite3_db_readonly(s->db, "main") == 1)
     return fp_diag_set(d, FP_ERR_DB, "SQLite: '%s': database file is read-only", s->shown);
   if (!memory) {
-    rc = sq_pragma(s, "PRAGMA journal_mode = WAL", val, sizeof val);
+    /* WAL is persistent in the file: only the first opener switches it. Switching takes an
+     * exclusive lock and SQLite answers SQLITE_BUSY to it without consulting the busy
+     * handler while another connection is opening the same new file, so retry here for
+     * as long as the busy timeout would have waited. */
+    rc = sq_pragma(s, "PRAGMA journal_mode", val, sizeof val);
+    for (int waited = 0; rc == SQLITE_OK ? strcmp(val, "wal") != 0 : (rc & 0xff) == SQLITE_BUSY;
+         waited += 10) {
+      rc = sq_pragma(s, "PRAGMA journal_mode = WAL", val, sizeof val);
+      if (rc == SQLITE_OK || (rc & 0xff) != SQLITE_BUSY || waited >= SQ_BUSY_TIMEOUT_MS) break;
+      sqlite3_sleep(10);
+    }
     if (rc != SQLITE_OK) return fp__sq_fail(s->db, rc, d, "set WAL journal on '%s'", s->shown);
     if (strcmp(val, "wal") != 0)
       fp_warn("SQLite '%s': WAL not available, journal_mode is '%s'", s->shown, val);
