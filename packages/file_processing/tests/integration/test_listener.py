@@ -505,7 +505,7 @@ class OwnKeyTest(ListenerBase):
         self.assertEqual(self.db_rows("SELECT count(*) FROM fp_runs")[0][0], 0)
         q = self.start(workers=1)
         self.wait_for(lambda: self.db_rows("SELECT state FROM fp_jobs") == [("succeeded",)],
-                      timeout=120, what="job succeeded after restart")
+                      timeout=600, what="job succeeded after restart")
         self.assertEqual(self.db_rows("SELECT count(*) FROM fp_runs")[0][0], 1)
         self.assertEqual(self.stop(q), 0)
 

@@ -31,6 +31,15 @@ static inline const char *fp_test_conformance_dir(void) {
   }
 
 /* Reads a whole file; owned (free). NULL on error. */
+/* How much slower than native this run is (FP_TEST_TIME_SCALE, default 1; the valgrind
+ * variants set 20). Tests that race a deadline against real I/O multiply both sides by it,
+ * so the race they check stays the same whatever the instrumentation. */
+static inline long fp_test_time_scale(void) {
+  const char *s = getenv("FP_TEST_TIME_SCALE");
+  long v = s ? strtol(s, NULL, 10) : 1;
+  return v >= 1 && v <= 1000 ? v : 1;
+}
+
 static inline char *fp_test_read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;

@@ -1392,7 +1392,7 @@ static const char *server_py =
     "        elif p == '/err500.pem': self.reply(500, b'oops')\n"
     "        elif p == '/err503.pem': self.reply(503, b'busy')\n"
     "        elif p == '/slow.pem':\n"
-    "            time.sleep(3)\n"
+    "            time.sleep(3 * float(os.environ.get('FP_TEST_TIME_SCALE', '1')))\n"
     "            self.reply(200, b'late')\n"
     "        elif p == '/' and 'fail=500' in q: self.reply(500, b'no')\n"
     "        elif p == '/' and 'Action=ConfirmSubscription' in q:\n"
@@ -1515,7 +1515,8 @@ static int tls_teardown(void **state) {
 
 static fp_sns_verifier *tls_verifier(tls_fixture *fx, long timeout_ms, int with_ca,
                                      const char *allow) {
-  fp_sns_verifier_opts o = {.test_mode = true, .fetch_timeout_ms = timeout_ms};
+  fp_sns_verifier_opts o = {.test_mode = true,
+                            .fetch_timeout_ms = timeout_ms * fp_test_time_scale()};
   fp_sns_verifier *v = NULL;
   fp_diag d;
   fp_diag_clear(&d);
