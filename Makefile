@@ -13,7 +13,8 @@ all: build
 
 help:
 	@echo "make demo       install deps, build, run the job on the bundled sample data"
-	@echo "make test       install deps, build, run every test (unit + integration)"
+	@echo "make test       install deps, build, run every test (unit + integration, valgrind,"
+	@echo "                the ASan+UBSan build of the suite, the container image)"
 	@echo "make test-asan  the whole suite under AddressSanitizer + UBSan"
 	@echo "make test-clang build and test with clang"
 	@echo "make bench      throughput and peak memory on a generated ~1 GiB file"
@@ -39,19 +40,17 @@ demo: build
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
+# The same suite `make test` runs as its asan/suite test, on its own.
 test-asan: deps
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFP_SANITIZE=ON >/dev/null
-	@cmake --build $(ASAN_BUILD) -j$(JOBS)
-	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
+	@bash $(PKG)/tests/support/sanitizer_suite.sh $(CURDIR) $(CURDIR)/$(ASAN_BUILD)
 
 test-clang: deps
 	@CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build build-clang -j$(JOBS)
 	@cd build-clang && ctest --output-on-failure -j$(JOBS)
 
-# Opt-in: the first run builds a Debian base with mmdebstrap (minutes); needs podman, runc,
-# mmdebstrap and uidmap (the script says what to install when they are missing).
+# The container smoke test alone (`make test` runs it too, as image/test_image). The first
+# run builds a Debian base with mmdebstrap (minutes); install-deps installs podman & co.
 test-image: build
 	@bash $(PKG)/tests/image/test_image.sh
 

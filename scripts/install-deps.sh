@@ -10,7 +10,8 @@ PKGS=(
   libcmocka-dev
   postgresql-15
   python3 python3-botocore sqlite3 gzip zstd time
-  shellcheck
+  shellcheck valgrind yamllint
+  podman runc mmdebstrap uidmap slirp4netns fuse-overlayfs
 )
 # Node.js runs the S3/SQS test peers (npm packages pinned in the tests' package.json).
 # Keep an existing node (it may not come from Debian); otherwise take Debian's.

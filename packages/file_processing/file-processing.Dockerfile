@@ -16,14 +16,12 @@ RUN apt-get update \
       build-essential cmake pkg-config \
       libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libyaml-dev \
       libpcre2-dev libxxhash-dev libsqlite3-dev libpq-dev zlib1g-dev libzstd-dev \
-      libcmocka-dev python3-minimal \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
 COPY packages/file_processing ./packages/file_processing
-# Release build of the two programs only (the tests are not built; libcmocka-dev and
-# python3-minimal are here only because the root CMakeLists.txt requires them at configure time).
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
+# Release build of the two programs only (FP_BUILD_TESTS=OFF: no test dependencies).
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DFP_BUILD_TESTS=OFF \
  && cmake --build /build -j"$(nproc)" --target file-processing file-processing-sns \
  && strip /build/file-processing /build/file-processing-sns
 

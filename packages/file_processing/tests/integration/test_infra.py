@@ -2,6 +2,7 @@
 docker-compose and the operator scripts under infra/ (AWS, Docker Hub and LocalStack cannot
 be reached here, so each artifact is checked by the strongest tool that runs offline).
 
+- yamllint (the repository's .yamllint) on every YAML file.
 - shellcheck on every script; each script is executable, uses `set -euo pipefail` and
   answers --help.
 - Terraform: every .tf parsed with @cdktf/hcl2json (npm); tests/infra/tf_check.js checks
@@ -129,6 +130,34 @@ class StaticChecks(unittest.TestCase):
         r = subprocess.run([sc, "-x", "-P", "SCRIPTDIR", *scripts], capture_output=True,
                            text=True, cwd=REPO)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_yamllint(self):
+        yl = shutil.which("yamllint")
+        if not yl:
+            self.skipTest("yamllint missing (scripts/install-deps.sh installs it)")
+        files = []
+        for base in (INFRA, PKG_DIR):
+            for d, dirs, names in os.walk(base):
+                dirs[:] = [x for x in dirs if x != "node_modules"]
+                files += [os.path.join(d, f) for f in names if f.endswith((".yaml", ".yml"))]
+        self.assertGreaterEqual(len(files), 9, files)
+        # The repository's .yamllint is the configuration (found from cwd).
+        r = subprocess.run([yl, "-s", "-f", "parsable", *sorted(files)], capture_output=True,
+                           text=True, cwd=REPO)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_yamllint_catches_mistakes(self):
+        yl = shutil.which("yamllint")
+        if not yl:
+            self.skipTest("yamllint missing (scripts/install-deps.sh installs it)")
+        with tempfile.TemporaryDirectory() as tmp:
+            bad = os.path.join(tmp, "bad.yaml")
+            with open(bad, "w") as f:
+                f.write("a: 1\na: 2\nb:   [1,2]\n")  # duplicate key, bad spacing
+            r = subprocess.run([yl, "-c", os.path.join(REPO, ".yamllint"), "-f", "parsable", bad],
+                               capture_output=True, text=True)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("key-duplicates", r.stdout)
 
     def test_scripts_strict_executable_and_help(self):
         for s in all_scripts():
@@ -404,10 +433,16 @@ spec:
         self.assertEqual(re.findall(r"^FROM (\S+)", text, re.M), ["debian:bookworm-slim"] * 2)
         build, runtime = text.split("\nFROM ", 2)[1:]
         self.assertIn("-DCMAKE_BUILD_TYPE=Release", build)
-        # the build stage has every -dev package the project builds with
+        # the build stage has every -dev package the programs build with; the tests' own
+        # (cmocka, the fuzzing runtime) stay out since the image builds without tests
+        self.assertIn("-DFP_BUILD_TESTS=OFF", build)
         deps = read(os.path.join(REPO, "scripts", "install-deps.sh"))
+        test_only = {"libcmocka-dev", "libclang-rt-14-dev"}
         for dev in re.findall(r"\b(lib[\w.+-]+-dev)\b", deps):
-            self.assertIn(dev, build)
+            if dev in test_only:
+                self.assertNotIn(dev, build)
+            else:
+                self.assertIn(dev, build)
         self.assertNotRegex(runtime, r"-dev\b")
         for lib in ("libcurl4", "libssl3", "libmicrohttpd12", "libjansson4", "libyaml-0-2",
                     "libpcre2-8-0", "libxxhash0", "libsqlite3-0", "libpq5", "zlib1g",
