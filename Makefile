@@ -55,6 +55,7 @@ test-image: build
 	@bash $(PKG)/tests/image/test_image.sh
 
 bench: build
+	@bash scripts/install-deps.sh --bench
 	@bash $(PKG)/bench/run_bench.sh $(BUILD)
 
 clean:

@@ -13,6 +13,14 @@ PKGS=(
   shellcheck valgrind yamllint
   podman runc mmdebstrap uidmap slirp4netns fuse-overlayfs
 )
+# --bench: also what `make bench` compares against (Miller; DuckDB through npm).
+BENCH=0
+case "${1:-}" in
+  --bench) BENCH=1 ;;
+  '') ;;
+  *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+esac
+if [ "$BENCH" = 1 ]; then PKGS+=(miller); fi
 # Node.js runs the S3/SQS test peers (npm packages pinned in the tests' package.json).
 # Keep an existing node (it may not come from Debian); otherwise take Debian's.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -29,9 +37,8 @@ done
 # The Node test peers (s3rver, local-aws-sqs, the infra validators) are pinned in the
 # tests' package-lock.json and installed once here, before any test runs: tests running in
 # parallel must never race each other into the same node_modules.
-install_node_peers() {
-  local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/packages/file_processing/tests/node"
+npm_ci() {
+  local dir="$1"
   command -v npm >/dev/null 2>&1 || return 0
   [ -f "$dir/package-lock.json" ] || return 0
   if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
@@ -39,6 +46,12 @@ install_node_peers() {
     echo "install-deps: npm ci in $dir" >&2
     npm ci --prefix "$dir" --no-audit --no-fund </dev/null >&2
   fi
+}
+install_node_peers() {
+  local pkg
+  pkg="$(cd "$(dirname "$0")/.." && pwd)/packages/file_processing"
+  npm_ci "$pkg/tests/node"
+  if [ "$BENCH" = 1 ]; then npm_ci "$pkg/bench/peers"; fi
 }
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -29,6 +29,14 @@
 #
 # The report goes to a scratch file so that writing it is part of the measured work.
 #
+# Peers, on the same 1 GiB file in the same run (each skipped, with the reason printed,
+# when it is not installed; `make bench` installs them: Debian's miller, and
+# bench/peers/package.json through npm):
+#   DuckDB SUMMARIZE through @duckdb/node-api, 1 thread and all cores
+#   Miller `summary`
+#   Python's csv module with simple per-column counts (the original implementation's way)
+# Peers run FP_BENCH_PEER_RUNS times (default 1: they are slow).
+#
 # Then bench/listener_bench.py: the SNS listener under wrk (64 connections) next to a bare
 # libmicrohttpd server, req/s and p99.
 #
@@ -170,6 +178,42 @@ JOB_RSS_SMALL=$M_RSS
 measure "0 1" env FP_DUP_ROWS_MEMORY=4M "${CMD[@]}" profile "$BIG" --report "$TMP/report.json"
 JOB_RSS_BIG=$M_RSS
 
+# ------------------------------------------------------------------------------ peers
+
+PEER_RUNS=${FP_BENCH_PEER_RUNS:-1}
+[[ $PEER_RUNS =~ ^[1-9][0-9]*$ ]] || usage_error "FP_BENCH_PEER_RUNS must be a positive integer"
+PEERS_DIR="$(cd "$(dirname "$0")" && pwd)/peers"
+NCPU=$(nproc 2>/dev/null || echo 1)
+SKIPPED=()
+peer() { # peer LABEL CMD...: one peer measurement, PEER_RUNS runs
+  local label=$1 saved=$RUNS
+  shift
+  RUNS=$PEER_RUNS
+  echo "measuring: $label"
+  measure "0" "$@"
+  RUNS=$saved
+  row "$label"
+}
+echo "file-processing --threads N: not implemented yet (one thread only)"
+if command -v node >/dev/null 2>&1 && [[ -d $PEERS_DIR/node_modules/@duckdb/node-api ]]; then
+  peer "duckdb SUMMARIZE, 1 thread" node "$PEERS_DIR/duckdb_summarize.mjs" "$BIG" 1
+  peer "duckdb SUMMARIZE, $NCPU threads" node "$PEERS_DIR/duckdb_summarize.mjs" "$BIG" "$NCPU"
+else
+  SKIPPED+=("DuckDB (npm ci --prefix $PEERS_DIR, or make bench)")
+fi
+if command -v mlr >/dev/null 2>&1; then
+  peer "miller summary" mlr --icsv --allow-ragged-csv-input --ojson summary "$BIG"
+else
+  SKIPPED+=("Miller (apt-get install miller, or make bench)")
+fi
+PYTHON=/usr/bin/python3
+[[ -x $PYTHON ]] || PYTHON=$(command -v python3 || true)
+if [[ -n $PYTHON ]]; then
+  peer "python csv per-column counts" "$PYTHON" "$PEERS_DIR/py_csv_counts.py" "$BIG"
+else
+  SKIPPED+=("Python's csv module (no python3)")
+fi
+
 # ------------------------------------------------------------------------------ report
 
 echo
@@ -183,6 +227,7 @@ for r in "${ROWS[@]}"; do
              printf "%-36s %9.2f %9.0f %11.2f %13.1f\n", l, w, b / 1e6 / t, t / bt, k / 1024 }'
 done
 echo "(x wc -l = wall time divided by wc -l's wall time; MB = 10^6 bytes for throughput)"
+for sk in "${SKIPPED[@]}"; do echo "skipped: $sk"; done
 echo
 
 verdict=$(awk -v s="$JOB_RSS_SMALL" -v b="$JOB_RSS_BIG" -v m="$MAX_GROWTH" \
