@@ -11,6 +11,9 @@ PKGS=(
   postgresql-15
   python3 python3-botocore sqlite3 gzip zstd time
   shellcheck
+  # headless browser for the HTML report test (driven by playwright-core from the tests'
+  # package.json; no browser download)
+  chromium
 )
 # Node.js runs the S3/SQS test peers (npm packages pinned in the tests' package.json).
 # Keep an existing node (it may not come from Debian); otherwise take Debian's.
