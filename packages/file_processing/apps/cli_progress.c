@@ -53,36 +53,53 @@ static const char *label_tail(const char *l, int room) {
   return s;
 }
 
+/* Scale for a byte count: divisor and unit name, so done and total share one unit. */
+static double scale(double b, const char **unit) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double div = 1;
+  int u = 0;
+  while (b >= 1024.0 * div && u < 4) div *= 1024.0, u++;
+  *unit = units[u];
+  return div;
+}
+
+/* One line: "<label> [#####-----]  45% 28.8/64.0 MiB 12.0 MiB/s ETA 0:03", or with an
+ * unknown total "<label> 28.8 MiB read 12.0 MiB/s". Fields keep a fixed width while the
+ * run goes on, so the bar does not jump about; the label gives way first on narrow
+ * terminals, then the bar. */
 static void draw(cli_progress *p, uint64_t done, int64_t total, double el) {
-  char d[32], t[32], rate[32], tail[192];
-  human((double)done, d, sizeof d);
+  char rate[32], tail[160];
   double bps = el > 0 ? (double)done / el : 0;
   human(bps, rate, sizeof rate);
-  int width = term_width();
+  int width = term_width() - 1; /* never touch the last column: some terminals wrap there */
+  const char *unit;
   if (total > 0) {
-    double f = (double)done / (double)total;
+    double f = (double)done / (double)total, div = scale((double)total, &unit);
     if (f > 1) f = 1;
-    human((double)total, t, sizeof t);
-    double eta = bps > 0 ? ((double)total - (double)done) / bps : -1;
+    double eta = bps > 0 ? ((double)total - (double)done) / bps : 0;
     if (eta < 0) eta = 0;
-    snprintf(tail, sizeof tail, " %3.0f%%  %s / %s  %s/s  ETA %d:%02d", f * 100, d, t, rate,
-             (int)eta / 60, (int)eta % 60);
-    int bar = width - (int)strlen(tail) - 4 - 24;
-    if (bar > 40) bar = 40;
-    char cells[48] = "";
-    if (bar >= 5) { /* "[####------]", dropped on very narrow terminals */
+    snprintf(tail, sizeof tail, " %3.0f%% %6.1f/%.1f %s %10s/s ETA %d:%02d", f * 100,
+             (double)done / div, (double)total / div, unit, rate, (int)eta / 60, (int)eta % 60);
+    int label = (int)strlen(p->label);
+    if (label > width / 4) label = width / 4;
+    int bar = width - (int)strlen(tail) - label - 3;
+    if (bar > 30) bar = 30;
+    char cells[40] = "";
+    if (bar >= 8) { /* "[####------]", dropped on very narrow terminals */
       int fill = (int)(f * bar), i = 0;
+      cells[i++] = ' ';
       cells[i++] = '[';
       for (int k = 0; k < bar; k++) cells[i++] = k < fill ? '#' : '-';
       cells[i++] = ']';
       cells[i] = '\0';
     }
-    int room = width - (int)strlen(tail) - (int)strlen(cells) - 2;
-    fprintf(stderr, "\r\033[K%s%s%s%s", label_tail(p->label, room), *p->label ? " " : "",
-            cells, tail);
+    int room = width - (int)strlen(tail) - (int)strlen(cells);
+    fprintf(stderr, "\r\033[K%s%s%s", label_tail(p->label, room), cells, tail);
   } else {
-    snprintf(tail, sizeof tail, " %s read  %s/s", d, rate);
-    fprintf(stderr, "\r\033[K%s%s", label_tail(p->label, width - (int)strlen(tail) - 2), tail);
+    char d[32];
+    human((double)done, d, sizeof d);
+    snprintf(tail, sizeof tail, " %10s read %10s/s", d, rate);
+    fprintf(stderr, "\r\033[K%s%s", label_tail(p->label, width - (int)strlen(tail)), tail);
   }
   fflush(stderr);
   p->drawn = true;
