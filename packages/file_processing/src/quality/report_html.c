@@ -845,7 +845,8 @@ fp_err fp_report_html_render(const char *report_json, char **html_out, fp_diag *
   put(&h, "</style></head><body><main>");
   char sfx[24];
   for (size_t i = 0; i < n && !h.err; i++) {
-    snprintf(sfx, sizeof sfx, i ? "-%zu" : "", i + 1);
+    if (i) snprintf(sfx, sizeof sfx, "-%zu", i + 1);
+    else sfx[0] = '\0';
     h.sfx = sfx;
     render_one(&h, json_is_array(root) ? json_array_get(root, i) : root);
   }
