@@ -10,8 +10,10 @@ Skips (77) only when no chromium is installed."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -143,6 +145,35 @@ class WhereWrittenTest(FpTestCase):
         in_dir = os.path.join(pages, "demo-bucket", self.KEY + ".report.html")
         with open(in_dir, encoding="utf-8") as f:
             self.assertEqual(f.read().rstrip("\n"), page.rstrip("\n"))
+
+    def test_worker_writes_dir(self):
+        """The service path: `worker` takes FP_REPORT_HTML_DIR and writes each job's page."""
+        pages = os.path.join(self.tmp, "pages")
+        env = self.env(FP_REPORT_HTML_DIR=pages, FP_WORKERS="1", FP_JOB_POLL_MS="100")
+        log = open(os.path.join(self.tmp, "worker.log"), "w+")
+        w = subprocess.Popen([BIN, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            out = subprocess.run([os.path.join(TOOLS, "tool_worker"), "enqueue", self.db_url,
+                                  "demo-bucket", self.KEY, "v1"], capture_output=True,
+                                 text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            page = os.path.join(pages, "demo-bucket", self.KEY + ".report.html")
+            end = time.monotonic() + 60
+            while not os.path.exists(page) and time.monotonic() < end and w.poll() is None:
+                time.sleep(0.1)
+            log.seek(0)
+            self.assertTrue(os.path.exists(page), log.read())
+            with open(page, encoding="utf-8") as f:
+                text = f.read()
+            self.assertIn('id="verdict"', text)
+            self.assertIn("s3://demo-bucket/" + self.KEY, text)
+            w.send_signal(signal.SIGTERM)
+            self.assertEqual(w.wait(timeout=30), 0)
+        finally:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+            log.close()
 
     def test_run_several_objects_one_page(self):
         other = "from_client/other/Officer_Detail.csv"
