@@ -119,16 +119,20 @@ static void fmt_u64(uint64_t v, char *out, size_t n) {
   out[o] = '\0';
 }
 
-/* About four significant digits without exponent for everyday magnitudes. */
+/* About four significant digits without exponent for everyday magnitudes; thousands
+ * grouped from 10,000 on, like the counts. */
 static void fmt_num(double v, char *out, size_t n) {
   double a = fabs(v);
   if (a != 0 && (a >= 1e9 || a < 1e-3)) {
     snprintf(out, n, "%.4g", v);
     return;
   }
-  if (a >= 1e4 && v == floor(v)) {
-    fmt_u64((uint64_t)a, out + (v < 0), n - 1);
-    if (v < 0) out[0] = '-';
+  if (a >= 1e4) {
+    uint64_t tenths = (uint64_t)llround(a * 10); /* one decimal, rounded once */
+    char grouped[32], f[8] = "";
+    fmt_u64(tenths / 10, grouped, sizeof grouped);
+    if (tenths % 10) snprintf(f, sizeof f, ".%d", (int)(tenths % 10));
+    snprintf(out, n, "%s%s%s", v < 0 ? "-" : "", grouped, f);
     return;
   }
   snprintf(out, n, "%.*f", a >= 100 ? 1 : a >= 1 ? 2 : 3, v);

@@ -130,7 +130,8 @@ static void test_charts_on_the_right_columns(void **state) {
   assert_non_null(strstr(salary, "<svg class=\"hist\""));
   assert_int_equal(count(salary, "<rect class=\"b\""), 17);
   assert_non_null(strstr(salary, "class=\"q\""));
-  assert_non_null(strstr(salary, "<span>21000.5</span>"));
+  assert_non_null(strstr(salary, "<span>21,000.5</span>"));
+  assert_non_null(strstr(salary, ">68,123.5</td>")); /* mean, grouped */
   assert_non_null(strstr(salary, "\xE2\x89\x88</span>1,843")); /* approximate distinct marked */
   /* date: axis ends as dates (days since 1970-01-01) */
   assert_non_null(strstr(hire, "<svg class=\"hist\""));
