@@ -231,6 +231,7 @@ static const char CSS[] =
     ".sev-warning{background:var(--warn-bg);color:#7d4e00;border:1px solid var(--warn)}"
     ".sev-info{background:#ddf4ff;color:#0550ae;border:1px solid #54aeff}"
     ".samples td.cell{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.84em;white-space:pre-wrap;overflow-wrap:anywhere;max-width:28em}"
+    ".samples td.cell .muted{white-space:nowrap;font-family:system-ui,sans-serif}"
     "details summary{cursor:pointer;color:var(--accent);margin:6px 0}"
     ".empty{padding:12px 14px;background:var(--soft);border-radius:8px}"
     "footer{margin-top:40px;font-size:.8rem;color:var(--muted)}"
