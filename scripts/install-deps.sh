@@ -12,6 +12,9 @@ PKGS=(
   python3 python3-botocore sqlite3 gzip zstd time
   shellcheck valgrind yamllint
   podman runc mmdebstrap uidmap slirp4netns fuse-overlayfs
+  # headless browser for the HTML report test (driven by playwright-core from the tests'
+  # package.json; no browser download)
+  chromium
 )
 # --bench: also what `make bench` compares against (Miller; DuckDB through npm).
 BENCH=0

@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "fp/fp_config.h"
 #include "fp/fp_err.h"
@@ -54,6 +56,23 @@ int cli_report_store(const fp_config *cfg, fp_objstore *reads, fp_objstore **own
 
 /* Writes text to path ("-" = stdout) atomically (temp file + rename). 0 or exit code. */
 int cli_write_output(const char *path, const char *text, size_t len);
+
+/* FP_REPORT_HTML_DIR: HTML reports are also written below that directory (created when
+ * missing). 0 or the exit code. */
+int cli_report_html_dir(const fp_config *cfg, fp_job_opts *jo);
+
+/* The progress bar on stderr (cli_progress.c): drawn only when stderr is a terminal and
+ * not quiet; at most 8 redraws a second; cleared before anything else is printed. */
+typedef struct cli_progress {
+  bool on, drawn;
+  struct timespec t0, last;
+  char label[256];
+} cli_progress;
+void cli_progress_init(cli_progress *p, bool quiet);
+void cli_progress_attach(cli_progress *p, fp_job_opts *jo); /* sets jo->progress when on */
+void cli_progress_start(cli_progress *p, const char *label); /* before each object */
+void cli_progress_cb(void *ud, uint64_t done, int64_t total);
+void cli_progress_clear(cli_progress *p);
 
 int cmd_run(const fp_config *cfg, int argc, char **argv);
 int cmd_profile(const fp_config *cfg, int argc, char **argv);

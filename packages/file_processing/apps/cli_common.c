@@ -215,3 +215,18 @@ int cli_report_store(const fp_config *cfg, fp_objstore *reads, fp_objstore **own
   jo->report_s3_uri = uri;
   return 0;
 }
+
+int cli_report_html_dir(const fp_config *cfg, fp_job_opts *jo) {
+  const char *dir = fp_config_str(cfg, "FP_REPORT_HTML_DIR", NULL);
+  if (!dir) return 0;
+  struct stat st;
+  if (stat(dir, &st) != 0 && errno == ENOENT) mkdir(dir, 0755); /* one level, like the DB file */
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fp_diag d;
+    fp_diag_clear(&d);
+    fp_diag_set(&d, FP_ERR_CONFIG, "FP_REPORT_HTML_DIR=%s is not a directory and cannot be created", dir);
+    return cli_fail(&d);
+  }
+  jo->report_html_dir = dir;
+  return 0;
+}

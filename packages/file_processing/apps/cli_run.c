@@ -9,10 +9,12 @@
 #include "cli.h"
 #include "fp/fp_buf.h"
 #include "fp/fp_log.h"
+#include "fp/fp_report_html.h"
 
 static const char RUN_HELP[] =
     "Usage: file-processing run s3_data_quality_job [--] (--event-json JSON | --events-file FILE)\n"
-    "                          [--dry-run] [--report FILE|-] [--contract FILE] [options]\n"
+    "                          [--dry-run] [--report FILE|-] [--report-html FILE]\n"
+    "                          [--contract FILE] [options]\n"
     "\n"
     "Processes every object named by an S3 ObjectCreated event: streams it, profiles every\n"
     "column, records the run in the results DB and writes the JSON report.\n"
@@ -27,6 +29,8 @@ static const char RUN_HELP[] =
     "  --dry-run              do everything except write to the results database\n"
     "  --report FILE|-        write the JSON report to FILE ('-' = standard output); with\n"
     "                         several objects the file holds a JSON array of reports\n"
+    "  --report-html FILE     also write the report as one self-contained HTML page (no\n"
+    "                         scripts, no external assets; several objects: one page)\n"
     "  --contract FILE        validate against this dataset contract (default: the contract in\n"
     "                         $FP_CONTRACTS_DIR whose match glob fits the key most specifically)\n"
     "  --database-url URL     results DB (default $DATABASE_URL or sqlite:///file_processing.db)\n"
@@ -35,13 +39,14 @@ static const char RUN_HELP[] =
     "  --quote C              CSV quote character (default \")\n"
     "  --no-header            the first row is data, not a header\n"
     "  --sample-cap N         samples kept per finding code and field (default 100)\n"
-    "  --quiet                no human summary on standard error\n"
+    "  --quiet                no human summary and no progress bar on standard error\n"
     "\n"
     "Environment: DATABASE_URL, LOCAL_S3_ROOT, FP_CONTRACTS_DIR (default\n"
     "packages/file_processing/contracts), FP_LOG_LEVEL (debug|info|warn|error),\n"
     "FP_LOG_FORMAT (text|json), FP_MAX_ROW_BYTES, FP_MAX_COLUMNS, FP_MISSING_VALUES\n"
     "(comma-separated, default empty cell), FP_SAMPLE_CAP, FP_DISTINCT_EXACT_LIMIT,\n"
-    "FP_DUP_ROWS_MEMORY, FP_REPORT_S3_URI (also upload each report to s3://bucket/prefix/).\n"
+    "FP_DUP_ROWS_MEMORY, FP_REPORT_S3_URI (also upload each report, JSON and HTML, to\n"
+    "s3://bucket/prefix/), FP_REPORT_HTML_DIR (also write DIR/<bucket>/<key>.report.html).\n"
     "S3: AWS_REGION (default us-gov-west-1), AWS_PROFILE, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL,\n"
     "the AWS credential chain (env keys, IRSA web identity, ~/.aws files, container, IMDS),\n"
     "FP_S3_MAX_ATTEMPTS (5), FP_S3_RETRY_BASE_MS (200), FP_S3_STALL_SECONDS (30),\n"
@@ -56,11 +61,12 @@ static const char RUN_HELP[] =
     "    file-processing run s3_data_quality_job -- --event-json \\\n"
     "    '{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},\"object\":{\"key\":\"from_client/nm_albuquerque/Officer_Detail.csv\"}}}]}'\n"
     "  file-processing run s3_data_quality_job --events-file events.jsonl --report out.json\n"
+    "  file-processing run s3_data_quality_job --events-file events.jsonl --report-html out.html\n"
     "  aws sqs receive-message ... | jq -c '.Messages[].Body | fromjson' |\n"
     "    file-processing run s3_data_quality_job --events-file - --dry-run --report -\n";
 
 static const char PROFILE_HELP[] =
-    "Usage: file-processing profile FILE|- [--report FILE|-] [options]\n"
+    "Usage: file-processing profile FILE|- [--report FILE|-] [--report-html FILE] [options]\n"
     "\n"
     "Profiles a local CSV file (or standard input) like csvstat: per-column types, missing\n"
     "values, distinct counts, min/max, mean/stddev, top values, plus structural findings.\n"
@@ -69,17 +75,22 @@ static const char PROFILE_HELP[] =
     "Options:\n"
     "  --report FILE|-        write the JSON report (default: '-' when standard output is\n"
     "                         not a terminal, else only the summary)\n"
+    "  --report-html FILE     also write the report as one self-contained HTML page\n"
     "  --contract FILE        validate against a dataset contract (docs/contracts.md)\n"
     "  --delimiter C, --quote C, --no-header, --sample-cap N, --quiet   as for `run`\n"
+    "\n"
+    "A progress bar (bytes, rate, ETA) is drawn on standard error when it is a terminal.\n"
     "\n"
     "Exit status: 0 no structural errors, 1 errors found, 2 bad input, 3 transient failure.\n"
     "\n"
     "Examples:\n"
     "  file-processing profile Officer_Detail.csv --report report.json\n"
+    "  file-processing profile Officer_Detail.csv --contract contracts/officer_detail.yaml \\\n"
+    "    --report-html officer_detail.html\n"
     "  zcat export.csv.gz | file-processing profile - --report - | jq .columns\n";
 
 typedef struct run_flags {
-  const char *event_json, *events_file, *report, *contract, *db_url, *root;
+  const char *event_json, *events_file, *report, *report_html, *contract, *db_url, *root;
   bool dry_run, quiet, help;
   cli_dialect_flags dialect;
 } run_flags;
@@ -128,7 +139,29 @@ static int open_db(const fp_config *cfg, const run_flags *f, fp_store **st) {
 /* Worse outcomes win: transient (3) over bad input (2) over invalid data (1). */
 static int worse(int a, int b) { return b > a ? b : a; }
 
-static int process_all(const fp_job_opts *jo, const fp_event_list *ev, const run_flags *f) {
+/* The collected reports (a JSON array when several) to f->report and/or f->report_html. */
+static int write_reports(const fp_buf *reports, bool array, const run_flags *f) {
+  fp_buf arr;
+  fp_buf_init(&arr, 0);
+  int bad = array && (fp_buf_puts(&arr, "[\n") || fp_buf_append(&arr, reports->data, reports->len) ||
+                      fp_buf_puts(&arr, "\n]"));
+  const char *text = array ? arr.data : reports->data;
+  size_t len = array ? arr.len : reports->len;
+  int rc = bad ? 3 : 0;
+  if (!rc && f->report) rc = cli_write_output(f->report, text, len);
+  if (!rc && f->report_html) {
+    char *html = NULL;
+    fp_diag d;
+    fp_diag_clear(&d);
+    rc = fp_report_html_render(text, &html, &d) ? cli_fail(&d) : cli_write_output(f->report_html, html, strlen(html));
+    free(html);
+  }
+  fp_buf_free(&arr);
+  return rc;
+}
+
+static int process_all(const fp_job_opts *jo, const fp_event_list *ev, const run_flags *f,
+                       cli_progress *bar) {
   int rc = 0;
   fp_buf reports;
   fp_buf_init(&reports, 0);
@@ -137,7 +170,10 @@ static int process_all(const fp_job_opts *jo, const fp_event_list *ev, const run
     fp_diag d;
     fp_diag_clear(&d);
     fp_job_result r;
-    if (fp_job_run_object(jo, &ev->items[i], &r, &d)) {
+    cli_progress_start(bar, ev->items[i].key);
+    fp_err e = fp_job_run_object(jo, &ev->items[i], &r, &d);
+    cli_progress_clear(bar);
+    if (e) {
       rc = worse(rc, cli_fail(&d));
       continue;
     }
@@ -147,23 +183,13 @@ static int process_all(const fp_job_opts *jo, const fp_event_list *ev, const run
       if (r.run_id >= 0) fprintf(stderr, "  run #%lld recorded in the results database\n", (long long)r.run_id);
       else fputs("  dry run: nothing written to the results database\n", stderr);
     }
-    if (f->report && fp_buf_appendf(&reports, "%s%s", nreports ? ",\n" : "", r.report_json) == FP_OK) nreports++;
+    if ((f->report || f->report_html) &&
+        fp_buf_appendf(&reports, "%s%s", nreports ? ",\n" : "", r.report_json) == FP_OK)
+      nreports++;
     rc = worse(rc, r.verdict == FP_VERDICT_FAILED ? 1 : 0);
     fp_job_result_free(&r);
   }
-  if (f->report && nreports) {
-    int w;
-    if (ev->n == 1) {
-      w = cli_write_output(f->report, reports.data, reports.len);
-    } else {
-      fp_buf arr;
-      fp_buf_init(&arr, 0);
-      int bad = fp_buf_puts(&arr, "[\n") || fp_buf_append(&arr, reports.data, reports.len) || fp_buf_puts(&arr, "\n]");
-      w = bad ? 3 : cli_write_output(f->report, arr.data, arr.len);
-      fp_buf_free(&arr);
-    }
-    rc = worse(rc, w);
-  }
+  if (nreports) rc = worse(rc, write_reports(&reports, ev->n > 1, f));
   fp_buf_free(&reports);
   return rc;
 }
@@ -205,11 +231,15 @@ static int run_job(const fp_config *cfg, run_flags *f) {
   fp_objstore *report_os = NULL;
   if (!rc) rc = open_objstore(cfg, f, &os);
   if (!rc) rc = cli_report_store(cfg, os, &report_os, &jo.job);
+  if (!rc) rc = cli_report_html_dir(cfg, &jo.job);
   if (!rc) rc = open_db(cfg, f, &st);
   if (!rc) {
     jo.job.objstore = os;
     jo.job.store = st;
-    rc = process_all(&jo.job, &ev, f);
+    cli_progress bar;
+    cli_progress_init(&bar, f->quiet);
+    cli_progress_attach(&bar, &jo.job);
+    rc = process_all(&jo.job, &ev, f, &bar);
   }
   fp_store_close(st);
   fp_objstore_free(report_os);
@@ -224,8 +254,8 @@ int cmd_run(const fp_config *cfg, int argc, char **argv) {
   run_flags f = {0};
   const cli_opt opts[] = {
       {"event-json", &f.event_json, NULL}, {"events-file", &f.events_file, NULL},
-      {"report", &f.report, NULL}, {"contract", &f.contract, NULL},
-      {"database-url", &f.db_url, NULL}, {"local-s3-root", &f.root, NULL},
+      {"report", &f.report, NULL}, {"report-html", &f.report_html, NULL},
+      {"contract", &f.contract, NULL}, {"database-url", &f.db_url, NULL}, {"local-s3-root", &f.root, NULL},
       {"dry-run", NULL, &f.dry_run}, {"quiet", NULL, &f.quiet}, DIALECT_OPTS(f), {NULL, NULL, NULL}};
   const char *pos[2];
   size_t npos;
@@ -242,8 +272,9 @@ int cmd_run(const fp_config *cfg, int argc, char **argv) {
 
 int cmd_profile(const fp_config *cfg, int argc, char **argv) {
   run_flags f = {0};
-  const cli_opt opts[] = {{"report", &f.report, NULL}, {"contract", &f.contract, NULL},
-                          {"quiet", NULL, &f.quiet}, DIALECT_OPTS(f), {NULL, NULL, NULL}};
+  const cli_opt opts[] = {{"report", &f.report, NULL}, {"report-html", &f.report_html, NULL},
+                          {"contract", &f.contract, NULL}, {"quiet", NULL, &f.quiet},
+                          DIALECT_OPTS(f), {NULL, NULL, NULL}};
   const char *pos[1];
   size_t npos;
   if (cli_parse(argc, argv, opts, pos, 1, &npos, &f.help)) return 2;
@@ -258,7 +289,16 @@ int cmd_profile(const fp_config *cfg, int argc, char **argv) {
   int rc = cli_job_opts_build(cfg, &f.dialect, &jo);
   if (!rc) rc = setup_contract(cfg, &f, false, &contract, &jo);
   fp_job_result r;
-  if (!rc && fp_job_profile_path(&jo.job, pos[0], &r, &d)) rc = cli_fail(&d);
+  cli_progress bar;
+  cli_progress_init(&bar, f.quiet);
+  cli_progress_attach(&bar, &jo.job);
+  cli_progress_start(&bar, strcmp(pos[0], "-") == 0 ? "standard input" : pos[0]);
+  jo.job.want_html = f.report_html != NULL;
+  if (!rc) {
+    fp_err e = fp_job_profile_path(&jo.job, pos[0], &r, &d);
+    cli_progress_clear(&bar);
+    if (e) rc = cli_fail(&d);
+  }
   if (rc) {
     fp_contract_free(contract);
     cli_job_opts_free(&jo);
@@ -268,6 +308,7 @@ int cmd_profile(const fp_config *cfg, int argc, char **argv) {
   const char *report = f.report;
   if (!report && !isatty(1)) report = "-";
   rc = report ? cli_write_output(report, r.report_json, strlen(r.report_json)) : 0;
+  if (!rc && f.report_html) rc = cli_write_output(f.report_html, r.report_html, strlen(r.report_html));
   if (!rc && r.verdict == FP_VERDICT_FAILED) rc = 1;
   fp_job_result_free(&r);
   fp_contract_free(contract);

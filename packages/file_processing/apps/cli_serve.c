@@ -50,6 +50,8 @@ static const char SERVE_HELP[] =
     "  FP_SHUTDOWN_GRACE_S     seconds running jobs may finish after SIGTERM (default 25)\n"
     "  FP_SHUTDOWN_DRAIN_MS    readyz answers 503 this long before the socket closes (1000)\n"
     "  FP_JOB_MAX_ATTEMPTS, FP_JOB_LEASE_S, FP_JOB_POLL_MS, FP_JOB_BACKOFF_BASE_MS/_CAP_MS,\n"
+    "  FP_REPORT_S3_URI        also upload each report (JSON and HTML) to s3://bucket/prefix/\n"
+    "  FP_REPORT_HTML_DIR      also write each HTML report to DIR/<bucket>/<key>.report.html\n"
     "  FP_CONTRACTS_DIR, FP_LOG_LEVEL, FP_LOG_FORMAT, and the S3 settings of `run --help`.\n"
     "  Test only (refused unless FP_SNS_TEST_MODE=1): FP_SNS_TEST_CERT_MAP=name=file.pem,...\n"
     "  FP_SNS_TEST_CLOCK=<unix s>, FP_SNS_TEST_CA_FILE, FP_SNS_TEST_ALLOW_HOST=host:port,\n"
@@ -88,7 +90,8 @@ static const char WORKER_HELP[] =
     "\n"
     "Environment: DATABASE_URL, LOCAL_S3_ROOT, FP_WORKERS, FP_JOB_MAX_ATTEMPTS, FP_JOB_LEASE_S,\n"
     "FP_JOB_POLL_MS, FP_JOB_BACKOFF_BASE_MS, FP_JOB_BACKOFF_CAP_MS, FP_SHUTDOWN_GRACE_S (25),\n"
-    "FP_CONTRACTS_DIR, and the S3 settings of `run --help`. SQS: FP_SQS_QUEUE_URL,\n"
+    "FP_CONTRACTS_DIR, FP_REPORT_S3_URI, FP_REPORT_HTML_DIR (see `serve --help`),\n"
+    "and the S3 settings of `run --help`. SQS: FP_SQS_QUEUE_URL,\n"
     "FP_SQS_WAIT_S (long poll, 0-20, default 20), FP_SQS_MAX_MESSAGES (1-10, default 10),\n"
     "FP_SQS_VISIBILITY_S (default: the queue's), FP_SQS_SNS_VERIFY=0 (DISABLE SNS signature\n"
     "checks), FP_SNS_TOPIC_ARNS (allowed topics of SNS envelopes), AWS_REGION,\n"
@@ -157,6 +160,7 @@ static int start_pool(pool_ctx *ctx) {
   ctx->jo_built = true;
   if ((rc = cli_contracts_dir(ctx->cfg, &ctx->jo.job))) return rc;
   if ((rc = cli_report_store(ctx->cfg, NULL, &ctx->report_os, &ctx->jo.job))) return rc;
+  if ((rc = cli_report_html_dir(ctx->cfg, &ctx->jo.job))) return rc;
   fp_worker_opts o;
   fp_worker_opts_default(&o);
   fp_diag d;

@@ -33,10 +33,17 @@ typedef struct fp_job_opts {
   const char *contracts_dir;   /* NULL = no lookup (profile without --contract) */
   fp_checker_opts checker;
   fp_objstore *report_store;  /* borrowed; with report_s3_uri, the report is also uploaded */
-  const char *report_s3_uri;  /* "s3://bucket/prefix/": key = prefix + source key + ".report.json" */
+  const char *report_s3_uri;  /* "s3://bucket/prefix/": key = prefix + source key + ".report.json";
+                                 the HTML report goes next to it as ".report.html" */
   const char *infer_name; /* non-NULL: also draft a contract with this name (`infer`) */
   const char *infer_key;  /* match glob for the draft; NULL = the source's key/path */
   int report_indent;     /* 0 compact, else pretty-printed */
+  bool want_html;        /* also render the report as HTML into fp_job_result.report_html */
+  const char *report_html_dir; /* objects: also write <dir>/<bucket>/<key>.report.html */
+  /* Called from the byte source with stored bytes read so far and the stored size (-1
+   * unknown, e.g. stdin), once per chunk; the caller throttles any drawing. */
+  void (*progress)(void *ud, uint64_t done, int64_t total);
+  void *progress_ud;
 } fp_job_opts;
 
 /* Fills defaults: sniffed dialect, default CSV limits and profile options, indent 2. */
@@ -49,6 +56,8 @@ typedef struct fp_job_result {
   char *contract_draft; /* owned: YAML drafted when opts.infer_name was set, else NULL */
   int64_t run_id;     /* -1 when not saved (dry run) */
   char *report_uri;   /* owned: where the report was uploaded, NULL when not */
+  char *report_html;  /* owned: the HTML report when opts.want_html, report_html_dir or
+                         report_s3_uri asked for it, else NULL (fp_report_html.h) */
   uint64_t rows, bytes, errors, warnings;
   uint32_t columns;
   double duration_ms;

@@ -7,6 +7,7 @@
 #include "fp/fp_buf.h"
 #include "fp/fp_job.h"
 #include "fp/fp_log.h"
+#include "fp/fp_report_html.h"
 #include "jobs/jobs_int.h"
 
 /* The idempotency part of an object's identity: the most specific version we were told. */
@@ -150,6 +151,8 @@ fp_err fp__job_finish(const fp_job_opts *o, const fp_report_input *ri, fp_job_re
   out->warnings = fp_findings_total(ri->findings, FP_SEV_WARNING);
   out->duration_ms = ri->duration_ms;
   fp_err e = fp_report_render(ri, o->report_indent, &out->report_json, d);
+  if (!e && (o->want_html || o->report_html_dir || o->report_s3_uri))
+    e = fp_report_html_render(out->report_json, &out->report_html, d);
   if (!e) e = build_summary(ri, out, d);
   if (!e && o->infer_name)
     e = fp_contract_infer(ri->profiler, ri->dialect, o->infer_name,
@@ -187,6 +190,13 @@ static fp_err upload_report(const fp_job_opts *o, const fp_object_ref *ref, fp_j
   }
   e = fp_objstore_put(o->report_store, bucket, key.data, out->report_json,
                       strlen(out->report_json), "application/json", d);
+  if (!e && out->report_html) { /* the same key with .html in place of .json */
+    memcpy(key.data + key.len - 4, "html", 4);
+    e = fp_objstore_put(o->report_store, bucket, key.data, out->report_html,
+                        strlen(out->report_html), "text/html; charset=utf-8", d);
+    if (!e) fp_info("HTML report uploaded to s3://%s/%s", bucket, key.data);
+    memcpy(key.data + key.len - 4, "json", 4);
+  }
   if (!e) {
     fp_buf uri;
     fp_buf_init(&uri, 0);
@@ -203,11 +213,23 @@ typedef struct object_source {
   const fp_object_ref *ref;
   fp_object_info info;
   fp_report_input *ri; /* completed with what the store knows (size, etag) */
+  fp_sink_fn sink;
+  void *sink_ud;
 } object_source;
+
+/* The store fills info before the first chunk: take the size then, so the progress
+ * callback knows the total while the object streams. */
+static fp_err object_chunk(void *ud, const char *buf, size_t n, fp_diag *d) {
+  object_source *s = ud;
+  if (s->ri->size < 0) s->ri->size = s->info.size;
+  return s->sink(s->sink_ud, buf, n, d);
+}
 
 static fp_err object_stream(void *ud, fp_sink_fn sink, void *sink_ud, fp_diag *d) {
   object_source *s = ud;
-  fp_err e = fp_objstore_stream(s->store, s->ref, sink, sink_ud, &s->info, d);
+  s->sink = sink;
+  s->sink_ud = sink_ud;
+  fp_err e = fp_objstore_stream(s->store, s->ref, object_chunk, s, &s->info, d);
   if (s->ri->size < 0) s->ri->size = s->info.size;
   if (!s->ri->etag && s->info.etag[0]) s->ri->etag = s->info.etag;
   return e;
@@ -230,6 +252,10 @@ fp_err fp_job_run_object(const fp_job_opts *o, const fp_object_ref *ref, fp_job_
                               out, d);
   if (!e && o->report_store && o->report_s3_uri) {
     e = upload_report(o, ref, out, d);
+    if (e) fp_job_result_free(out);
+  }
+  if (!e && o->report_html_dir) {
+    e = fp__report_html_write(o->report_html_dir, ref->bucket, ref->key, out->report_html, d);
     if (e) fp_job_result_free(out);
   }
   if (e) fp_diag_key(d, ref->key);

@@ -18,4 +18,11 @@ fp_err fp__pipeline_run(const fp_job_opts *o, fp__source_fn src, void *src_ud,
 fp_err fp__job_finish(const fp_job_opts *o, const fp_report_input *ri, fp_job_result *out,
                       fp_diag *d);
 
+/* Writes html to <dir>/<bucket>/<key>.report.html, creating directories (0755) on the
+ * way; atomic (temp file + rename). FP_ERR_INVAL when bucket or key would leave dir (an
+ * empty, "." or ".." component, a '/' in the bucket); symlinks below dir are not
+ * followed. FP_ERR_IO for file system failures. */
+fp_err fp__report_html_write(const char *dir, const char *bucket, const char *key,
+                             const char *html, fp_diag *d);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ void fp_job_result_free(fp_job_result *r) {
   free(r->summary);
   free(r->contract_draft);
   free(r->report_uri);
+  free(r->report_html);
   memset(r, 0, sizeof *r);
   r->run_id = -1;
 }
@@ -140,6 +142,22 @@ static fp_err csv_sink(void *ud, const char *buf, size_t n, fp_diag *d) {
   return fp_csv_reader_feed(ud, buf, n, d);
 }
 
+/* Counts stored bytes for opts.progress before they reach the decompressor. The total is
+ * read on every call: an object source learns the size only once the store answered. */
+typedef struct progress_sink {
+  const fp_job_opts *o;
+  const fp_report_input *ri;
+  uint64_t done;
+  autodec *next;
+} progress_sink;
+
+static fp_err progress_feed(void *ud, const char *buf, size_t n, fp_diag *d) {
+  progress_sink *ps = ud;
+  ps->done += n;
+  ps->o->progress(ps->o->progress_ud, ps->done, ps->ri->size);
+  return autodec_sink(ps->next, buf, n, d);
+}
+
 static double elapsed_ms(const struct timespec *t0) {
   struct timespec t1;
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -164,8 +182,8 @@ static fp_err make_findings(pipeline *p, fp_diag *d) {
 
 /* Streams src through the reader into fresh consumers. On success p holds the results. */
 static fp_err pipeline_feed(pipeline *p, fp__source_fn src, void *src_ud, fp_compression hint,
-                            const char *key, fp_diag *d) {
-  fp_err e = resolve_contract(p, key, d);
+                            const fp_report_input *ri, fp_diag *d) {
+  fp_err e = resolve_contract(p, ri->key, d);
   if (!e) e = make_findings(p, d);
   if (e) return e;
   fp_csv_opts co = p->o->csv;
@@ -178,7 +196,8 @@ static fp_err pipeline_feed(pipeline *p, fp__source_fn src, void *src_ud, fp_com
   e = fp_csv_reader_new(&co, &p->reader, d);
   if (e) return e;
   autodec a = {.kind = hint, .next = csv_sink, .next_ud = p->reader};
-  e = src(src_ud, autodec_sink, &a, d);
+  progress_sink ps = {.o = p->o, .ri = ri, .next = &a};
+  e = p->o->progress ? src(src_ud, progress_feed, &ps, d) : src(src_ud, autodec_sink, &a, d);
   if (!e) e = autodec_finish(&a, d);
   p->compression = a.kind;
   fp_decoder_free(a.dec);
@@ -202,7 +221,7 @@ fp_err fp__pipeline_run(const fp_job_opts *o, fp__source_fn src, void *src_ud,
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   pipeline p = {.o = o};
-  fp_err e = pipeline_feed(&p, src, src_ud, hint, ri->key, d);
+  fp_err e = pipeline_feed(&p, src, src_ud, hint, ri, d);
   if (!e) {
     if (p.contract) {
       ri->contract = p.contract->name;
@@ -288,6 +307,8 @@ fp_err fp_job_profile_path(const fp_job_opts *o, const char *path, fp_job_result
       .location = is_stdin ? "standard input" : path,
       .backend = is_stdin ? "stdin" : "file",
   };
+  struct stat st; /* stored size: the report's source.size and the progress total */
+  if (!is_stdin && stat(path, &st) == 0 && S_ISREG(st.st_mode)) ri.size = st.st_size;
   fp_compression hint = is_stdin ? FP_COMPRESSION_NONE : fp_compression_from_key(path);
   return fp__pipeline_run(o, path_source, (void *)path, hint, &ri, out, d);
 }

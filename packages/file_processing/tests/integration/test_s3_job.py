@@ -271,6 +271,14 @@ class S3ReadTest(S3TestCase):
         self.assertEqual(json.loads(body)["source"]["key"], "in/clean.csv")
         self.assertIn("report uploaded to s3://%s/reports/in/clean.csv.report.json" % BUCKET,
                       p.stderr.decode())
+        # the HTML page goes next to the JSON, served as HTML
+        st, hdr, body = SERVER.request("GET", BUCKET, "reports/in/clean.csv.report.html")
+        self.assertEqual(st, 200)
+        ctype = {k.lower(): v for k, v in hdr.items()}.get("content-type", "")
+        self.assertEqual(ctype.replace(" ", "").lower(), "text/html;charset=utf-8")
+        self.assertTrue(body.startswith(b"<!DOCTYPE html>"), body[:80])
+        self.assertIn(b'id="verdict"', body)
+        self.assertIn(b"in/clean.csv", body)
         p = self.s3_job("in/clean.csv", env=self.env(FP_REPORT_S3_URI="https://not-s3/x"))
         self.assert_exit(p, 2, "not an S3 URI")
 
