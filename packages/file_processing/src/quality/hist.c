@@ -36,6 +36,13 @@ static double pow2_at_least(double x) {
   return m == 0.5 ? ldexp(1.0, e - 1) : ldexp(1.0, e);
 }
 
+static void set_range(fp__hist *h, double lo, double w) {
+  h->lo = lo;
+  h->w = w;
+  h->hi = lo + NB * w;
+  h->inv_w = 1.0 / w;
+}
+
 /* One doubling of the width, extending the range downwards (down) or upwards. The new lo
  * is a multiple of the new width, and every old bin lands whole in one new bin. */
 static void grow(fp__hist *h, int down) {
@@ -51,8 +58,7 @@ static void grow(fp__hist *h, int down) {
   for (long i = 0; i < NB; i++)
     if (h->c[i]) nc[(off + i) / 2] += h->c[i];
   memcpy(h->c, nc, sizeof nc);
-  h->lo = nlo;
-  h->w = w2;
+  set_range(h, nlo, w2);
 }
 
 static void cover(fp__hist *h, double x) {
@@ -73,16 +79,15 @@ static void spread(fp__hist *h, double x) {
   double v0 = h->lo;
   uint64_t n0 = h->c[0];
   memset(h->c, 0, sizeof h->c);
-  h->w = w;
-  h->lo = floor(a / w) * w - (NB / 4) * w;
+  set_range(h, floor(a / w) * w - (NB / 4) * w, w);
   h->c[bin_of(h, v0)] = n0;
 }
 
 static void add_n(fp__hist *h, double x, uint64_t k) {
   if (!isfinite(x) || fabs(x) > HIST_ABS_MAX || !k) return;
   if (!h->n) {
-    h->lo = h->vmin = h->vmax = x;
-    h->w = 0;
+    h->lo = h->hi = h->vmin = h->vmax = x;
+    h->w = h->inv_w = 0;
     h->c[0] = k;
     h->n = k;
     return;
@@ -101,7 +106,7 @@ static void add_n(fp__hist *h, double x, uint64_t k) {
   h->c[bin_of(h, x)] += k;
 }
 
-void fp__hist_add(fp__hist *h, double x) {
+void fp__hist_add_slow(fp__hist *h, double x) {
   add_n(h, x, 1);
 }
 

@@ -153,13 +153,27 @@ int fp__text_cmp(const char *a, size_t an, const char *b, size_t bn);
 typedef struct fp__hist {
   uint64_t n;              /* values counted (finite only) */
   double lo, w;            /* w == 0: every value so far equals lo */
+  double hi, inv_w;        /* lo + FP_HIST_BINS * w and 1 / w (exact: w is a power of 2) */
   double vmin, vmax;       /* exact extremes of the values counted */
   uint64_t c[FP_HIST_BINS];
 } fp__hist;
 
 void fp__hist_init(fp__hist *h);
-/* Counts x; non-finite values are ignored. */
-void fp__hist_add(fp__hist *h, double x);
+/* Everything fp__hist_add's fast path does not handle. */
+void fp__hist_add_slow(fp__hist *h, double x);
+/* Counts x; non-finite values are ignored. Inline: it runs once per value of every column
+ * that may still be numeric or temporal, and almost every value falls inside the range. */
+static inline void fp__hist_add(fp__hist *h, double x) {
+  if (h->w > 0 && x >= h->lo && x < h->hi) { /* NaN fails the compares */
+    size_t i = (size_t)((x - h->lo) * h->inv_w);
+    h->c[i < FP_HIST_BINS ? i : FP_HIST_BINS - 1]++;
+    h->n++;
+    if (x < h->vmin) h->vmin = x;
+    if (x > h->vmax) h->vmax = x;
+    return;
+  }
+  fp__hist_add_slow(h, x);
+}
 /* Adds src's counts into dst (widening dst as needed). */
 void fp__hist_merge(fp__hist *dst, const fp__hist *src);
 /* The public form: occupied bins only (leading/trailing empty bins dropped), lo/hi their
