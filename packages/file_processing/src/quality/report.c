@@ -213,6 +213,14 @@ static json_t *report_obj(const fp_report_input *in) {
     json_array_append_new(cols, column_obj(fp_profiler_column(in->profiler, i), t->rows));
   json_object_set_new(o, "columns", cols);
   json_object_set_new(o, "findings", findings_obj(in->findings));
+  json_t *drift = json_null();
+  if (in->drift_baseline_id > 0) {
+    drift = json_object();
+    json_object_set_new(drift, "baseline_run_id", json_integer(in->drift_baseline_id));
+    json_object_set_new(drift, "baseline_key", str_or_null(in->drift_baseline_key));
+    json_object_set_new(drift, "baseline_finished_at", str_or_null(in->drift_baseline_finished_at));
+  }
+  json_object_set_new(o, "drift", drift);
   return o;
 }
 
