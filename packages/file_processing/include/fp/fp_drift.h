@@ -61,7 +61,7 @@ void fp_drift_opts_default(fp_drift_opts *o);
  * of a stored report, borrowed) to f. o NULL = defaults. A baseline report that is not a
  * report (unparsable, no columns) is FP_ERR_PARSE and adds nothing. *nfound (may be NULL)
  * = findings added. */
-fp_err fp_drift_compare(const fp_profiler *p, const char *baseline_report,
-                        const fp_drift_opts *o, fp_findings *f, size_t *nfound, fp_diag *d);
+fp_err fp_drift_compare(const fp_profiler *p, const char *baseline_report, const fp_drift_opts *o,
+                        fp_findings *f, size_t *nfound, fp_diag *d);
 
 #endif

@@ -23,7 +23,8 @@ fp_err fp__drift_step(const fp_job_opts *o, const fp_contract *contract, fp_repo
   char *dataset = fp_store_dataset_of(contract ? contract->name : NULL, ri->key);
   if (!dataset) return fp_diag_set(d, FP_ERR_NOMEM, "drift: out of memory");
   /* "earlier" is by delivery: the object's event time, else when this run started */
-  fp_store_baseline_query q = {.dataset = dataset, .bucket = ri->bucket ? ri->bucket : "",
+  fp_store_baseline_query q = {.dataset = dataset,
+                               .bucket = ri->bucket ? ri->bucket : "",
                                .key = ri->key ? ri->key : "",
                                .object_version = fp__object_version(ri),
                                .before = ri->event_time ? ri->event_time : ri->started_at};
@@ -42,8 +43,8 @@ fp_err fp__drift_step(const fp_job_opts *o, const fp_contract *contract, fp_repo
   e = fp_drift_compare(prof, json, contract ? &contract->drift : NULL, findings, &n, &dd);
   if (e == FP_ERR_JSON) {
     /* a damaged stored report must not fail every later delivery of the dataset */
-    fp_warn("drift: baseline run %lld of '%s' is unreadable, not compared: %s",
-            (long long)base.id, dataset, dd.msg);
+    fp_warn("drift: baseline run %lld of '%s' is unreadable, not compared: %s", (long long)base.id,
+            dataset, dd.msg);
     e = FP_OK;
   } else if (e) {
     fp_diag_set(d, e, "%s", dd.msg);

@@ -25,11 +25,10 @@
 #define NOTE_MAX 1024
 #define REORDER_SHOWN 8
 
-static const char *const CODES[FP_DRIFT__COUNT] = {"schema-drift", "volume-drift",
-                                                   "missing-drift", "distribution-drift",
-                                                   "category-drift"};
-static const char *const NAMES[FP_DRIFT__COUNT] = {"schema", "volume", "missing",
-                                                   "distribution", "category"};
+static const char *const CODES[FP_DRIFT__COUNT] = {"schema-drift", "volume-drift", "missing-drift",
+                                                   "distribution-drift", "category-drift"};
+static const char *const NAMES[FP_DRIFT__COUNT] = {"schema", "volume", "missing", "distribution",
+                                                   "category"};
 
 const char *fp_drift_code(fp_drift_kind k) {
   return (unsigned)k < FP_DRIFT__COUNT ? CODES[k] : "drift";
@@ -166,8 +165,8 @@ static fp_err emit(ctx *x, fp_drift_kind k, uint32_t field, const char *name, co
   va_start(ap, fmt);
   vsnprintf(note, sizeof note, fmt, ap);
   va_end(ap);
-  fp_err e = fp_findings_add(x->f, CODES[k], x->o->rule[k].severity, 0, field,
-                             field ? name : NULL, cell, cell ? strlen(cell) : 0, note);
+  fp_err e = fp_findings_add(x->f, CODES[k], x->o->rule[k].severity, 0, field, field ? name : NULL,
+                             cell, cell ? strlen(cell) : 0, note);
   if (e) return fp_diag_set(x->d, e, "drift: cannot record %s", CODES[k]);
   x->added++;
   return FP_OK;
@@ -262,9 +261,8 @@ static fp_err reorder(ctx *x, const side *old, const side *new) {
   }
   fp_err e = FP_OK;
   if (moved)
-    e = emit(x, FP_DRIFT_SCHEMA, 0, NULL, "reordered",
-             "%zu columns changed position: %s%s", moved, b.data ? b.data : "",
-             moved > REORDER_SHOWN ? ", ..." : "");
+    e = emit(x, FP_DRIFT_SCHEMA, 0, NULL, "reordered", "%zu columns changed position: %s%s", moved,
+             b.data ? b.data : "", moved > REORDER_SHOWN ? ", ..." : "");
   fp_buf_free(&b);
   return e;
 }
@@ -351,7 +349,8 @@ static bool hview_of(const json_t *h, hview *v) {
   v->counts = json_object_get(h, "counts");
   v->n = json_array_size(v->counts);
   v->total = 0;
-  for (size_t i = 0; i < v->n; i++) v->total += (double)json_integer_value(json_array_get(v->counts, i));
+  for (size_t i = 0; i < v->n; i++)
+    v->total += (double)json_integer_value(json_array_get(v->counts, i));
   return ok && v->unit && v->n && v->total > 0 && v->hi >= v->lo;
 }
 
@@ -394,7 +393,8 @@ static double ks_distance(const hview *a, const hview *b) {
     pts = b;
   size_t edges = pts->hi == pts->lo ? 1 : pts->n + 1;
   for (size_t i = 0; i < edges; i++) {
-    double x = pts->hi == pts->lo ? pts->lo : pts->lo + (double)i * (pts->hi - pts->lo) / (double)pts->n;
+    double x =
+        pts->hi == pts->lo ? pts->lo : pts->lo + (double)i * (pts->hi - pts->lo) / (double)pts->n;
     double v = ks_at(a, b, x);
     if (v > best) best = v;
   }
@@ -412,8 +412,7 @@ static void fmt_value(const char *unit, double v, char *out, size_t n) {
     bool day = unit[0] == 'd';
     time_t t = (time_t)floor(day ? v * 86400.0 : v);
     struct tm tm;
-    if (gmtime_r(&t, &tm) && strftime(out, n, day ? "%Y-%m-%d" : "%Y-%m-%dT%H:%M:%SZ", &tm))
-      return;
+    if (gmtime_r(&t, &tm) && strftime(out, n, day ? "%Y-%m-%d" : "%Y-%m-%dT%H:%M:%SZ", &tm)) return;
   }
   snprintf(out, n, "%.6g", v);
 }
@@ -467,7 +466,8 @@ static fp_err distinct_drift(ctx *x, const dcol *o, const dcol *c) {
   char cell[64];
   snprintf(cell, sizeof cell, "%" PRIu64 " -> %" PRIu64 " distinct", o->distinct, c->distinct);
   return emit(x, FP_DRIFT_DISTRIBUTION, c->index, c->name, cell,
-              "distinct values of '%s': %" PRIu64 "%s -> %" PRIu64 "%s (%.0f%% of values -> "
+              "distinct values of '%s': %" PRIu64 "%s -> %" PRIu64
+              "%s (%.0f%% of values -> "
               "%.0f%%; change above %.0f%%)",
               c->name, o->distinct, o->distinct_approx ? " (approx.)" : "", c->distinct,
               c->distinct_approx ? " (approx.)" : "", 100 * ro, 100 * rn,
@@ -532,8 +532,8 @@ static fp_err compare(ctx *x, side *old, side *new) {
   return e;
 }
 
-fp_err fp_drift_compare(const fp_profiler *p, const char *baseline_report,
-                        const fp_drift_opts *o, fp_findings *f, size_t *nfound, fp_diag *d) {
+fp_err fp_drift_compare(const fp_profiler *p, const char *baseline_report, const fp_drift_opts *o,
+                        fp_findings *f, size_t *nfound, fp_diag *d) {
   if (nfound) *nfound = 0;
   if (!p || !baseline_report || !f) return fp_diag_set(d, FP_ERR_INVAL, "drift: missing argument");
   fp_drift_opts def;
@@ -545,8 +545,8 @@ fp_err fp_drift_compare(const fp_profiler *p, const char *baseline_report,
   json_error_t je;
   old.root = json_loads(baseline_report, 0, &je);
   fp_err e = old.root ? side_read(&old, d, "the baseline report")
-                      : fp_diag_set(d, FP_ERR_JSON, "drift: baseline report: %s (line %d)",
-                                    je.text, je.line);
+                      : fp_diag_set(d, FP_ERR_JSON, "drift: baseline report: %s (line %d)", je.text,
+                                    je.line);
   if (!e) e = side_from_profile(&new, p, d);
   ctx x = {o, f, 0, d};
   if (!e) e = compare(&x, &old, &new);

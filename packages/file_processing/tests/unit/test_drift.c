@@ -57,13 +57,12 @@ static void base_row(size_t i, char c[][32]) {
 static void drifted_row(size_t i, char c[][32]) {
   base_row(i, c);
   snprintf(c[1], 32, "%zu.5", 400 + (i * 37) % 200); /* amounts moved up */
-  if (i % 5 == 0) snprintf(c[2], 32, "z");          /* a new kind, 20% */
-  if (i % 2 == 0) c[3][0] = '\0';                   /* notes missing more */
+  if (i % 5 == 0) snprintf(c[2], 32, "z");           /* a new kind, 20% */
+  if (i % 2 == 0) c[3][0] = '\0';                    /* notes missing more */
 }
 
 /* The findings of a comparison of new against base, as a fresh collector; owned. */
-static fp_findings *compare(const tbl *base, const tbl *new, const fp_drift_opts *o,
-                            size_t *n) {
+static fp_findings *compare(const tbl *base, const tbl *new, const fp_drift_opts *o, size_t *n) {
   char *json = report_of(base);
   fp_findings *f = NULL;
   assert_int_equal(fp_findings_new(0, &f), FP_OK);
@@ -184,9 +183,8 @@ static void test_bad_baselines(void **state) {
   /* a report of an older build (no histograms) is still compared, minus distributions */
   fp_diag d;
   fp_diag_clear(&d);
-  assert_int_equal(fp_drift_compare(b.p, "{\"table\":{\"rows\":100},\"columns\":[]}", NULL, f,
-                                    NULL, &d),
-                   FP_OK);
+  assert_int_equal(
+      fp_drift_compare(b.p, "{\"table\":{\"rows\":100},\"columns\":[]}", NULL, f, NULL, &d), FP_OK);
   assert_non_null(group(f, "volume-drift", 0));
   fp_findings_free(f);
   tbl_free(&b);
