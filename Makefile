@@ -7,12 +7,12 @@ CC         ?= cc
 PKG        := packages/file_processing
 DEMO_KEY   := from_client/nm_albuquerque/Officer_Detail.csv
 
-.PHONY: all deps build demo test test-asan test-clang test-image bench clean help
+.PHONY: all deps build demo demo-run test test-asan test-clang test-image bench clean help
 
 all: build
 
 help:
-	@echo "make demo       install deps, build, run the job on the bundled sample data"
+	@echo "make demo       install deps, build, run the job on two deliveries of the sample data"
 	@echo "make test       install deps, build, run every test (unit + integration, valgrind,"
 	@echo "                the ASan+UBSan build of the suite, the container image)"
 	@echo "make test-asan  the whole suite under AddressSanitizer + UBSan"
@@ -27,15 +27,38 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# The demo data carries realistic defects, so the job exits 1 (data invalid): that is a
-# successful demo. Only 2/3 (bad input, transient failure) fail the target.
+# Two monthly deliveries of the same dataset, in order. The first carries realistic
+# defects, so the job exits 1 (data invalid): that is a successful demo. Only 2/3 (bad
+# input, transient failure) fail the target. A failed run is never picked as the
+# reference on its own, so the demo pins it (`runs pin`): the second delivery then reports
+# what drifted since the first, next to its own contract findings.
+DEMO_KEY2  := from_client/nm_albuquerque/Officer_Detail_2026-11.csv
+DEMO_FP    := LOCAL_S3_ROOT=./$(PKG)/data DATABASE_URL=sqlite:///file_processing.db ./$(BUILD)/file-processing
+demo_event  = '{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","eventTime":"$(2)","s3":{"bucket":{"name":"demo-bucket"},"object":{"key":"$(1)"}}}]}'
+# The id of the newest run listed by `runs list ARGS --limit 1 --json`.
+demo_run_id = $(DEMO_FP) runs list $(1) --limit 1 --json | sed -n 's/^ *"id": \([0-9]*\),*$$/\1/p' | head -n 1
+
 demo: build
-	@rc=0; LOCAL_S3_ROOT=./$(PKG)/data DATABASE_URL=sqlite:///file_processing.db \
-	  ./$(BUILD)/file-processing run s3_data_quality_job \
-	  --event-json '{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"demo-bucket"},"object":{"key":"$(DEMO_KEY)"}}}]}' \
-	  --report $(BUILD)/demo-report.json || rc=$$?; \
-	  echo "demo: exit $$rc; JSON report in $(BUILD)/demo-report.json; run recorded in file_processing.db"; \
-	  [ $$rc -le 1 ]
+	@$(MAKE) demo-run
+
+# The demo on an existing build (no dependency installation).
+demo-run:
+	@rc=0; $(DEMO_FP) run s3_data_quality_job \
+	  --event-json $(call demo_event,$(DEMO_KEY),2026-10-01T06:00:00.000Z) \
+	  --report $(BUILD)/demo-report.json --report-html $(BUILD)/demo-report.html || rc=$$?; \
+	  echo "demo: delivery 1 ($(DEMO_KEY)) exit $$rc; reports in $(BUILD)/demo-report.json and $(BUILD)/demo-report.html"; \
+	  [ $$rc -le 1 ] || exit $$rc; \
+	  id=$$($(call demo_run_id,--key $(DEMO_KEY))); \
+	  $(DEMO_FP) runs pin $$id || exit $$?; \
+	  rc=0; $(DEMO_FP) run s3_data_quality_job \
+	  --event-json $(call demo_event,$(DEMO_KEY2),2026-11-01T06:00:00.000Z) \
+	  --report $(BUILD)/demo-report-2026-11.json --report-html $(BUILD)/demo-report-2026-11.html || rc=$$?; \
+	  echo "demo: delivery 2 ($(DEMO_KEY2)) exit $$rc; reports in $(BUILD)/demo-report-2026-11.json and $(BUILD)/demo-report-2026-11.html"; \
+	  [ $$rc -le 1 ] || exit $$rc; \
+	  echo; $(DEMO_FP) runs list --dataset officer_detail --limit 5; \
+	  echo; $(DEMO_FP) runs show $$($(call demo_run_id,--key $(DEMO_KEY2))); \
+	  echo; echo "demo: runs recorded in file_processing.db ('file-processing runs --help')"; \
+	  echo "demo: HTML report of the second delivery (open it in a browser): $(CURDIR)/$(BUILD)/demo-report-2026-11.html"
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

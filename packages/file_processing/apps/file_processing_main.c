@@ -19,7 +19,7 @@ static const char MAIN_HELP[] =
     "  run s3_data_quality_job   process the objects named by an S3 event\n"
     "  profile FILE|-            profile a local CSV file (csvstat-like), no database\n"
     "  rows FILE|-               print the records the CSV reader sees, as JSON lines\n"
-    "  runs [list|show ID]       results history from the database\n"
+    "  runs [list|show|pin|unpin] results history, one run, drift baselines\n"
     "  db migrate                apply results-database migrations\n"
     "  serve                     SNS HTTP listener + in-process workers\n"
     "  worker                    job-queue workers; --sqs-queue-url also consumes SQS\n"

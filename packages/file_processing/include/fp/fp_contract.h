@@ -9,6 +9,8 @@
  *   checks:  {rows: {min: 1, max: 10000000}, extraColumns: error|warn|ignore,
  *             missingColumns: error|warn|ignore, columnOrder: error|warn|ignore,
  *             maxErrorRate: 0.01, severity: {code: error|warning|info|ignore}, sampleCap: 100}
+ *   drift:   {schema: warning, volume: {severity: error, maxChange: 0.3}, missing: {...},
+ *             distribution: {maxShift: 0.2, maxDistinctChange: 0.5}, category: {...}}
  * Loading validates everything up front: an unknown key, a wrong type or a bad pattern is
  * FP_ERR_CONTRACT naming the file, line and key path (e.g. "schema.fields[3].constraints.pattern").
  * A loaded contract is immutable and may be shared between threads. */
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "fp/fp_csv.h"
+#include "fp/fp_drift.h"
 #include "fp/fp_err.h"
 #include "fp/fp_findings.h"
 #include "fp/fp_profile.h"
@@ -64,6 +67,8 @@ typedef struct fp_contract {
   fp_severity_override *overrides;
   size_t noverrides;
   size_t sample_cap;            /* 0 = use the job's */
+  /* drift against the dataset's baseline delivery: "drift:" (defaults when absent) */
+  fp_drift_opts drift;
 } fp_contract;
 
 /* Loads a contract file (.yaml/.yml/.json; content sniffed when the extension is other).

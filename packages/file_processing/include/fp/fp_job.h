@@ -2,7 +2,8 @@
  *
  * One pipeline for every entry point: a byte source (object store, file, stdin) pushes
  * into an optional decompressor (gzip/zstd chosen by extension or magic bytes), then the
- * CSV reader, then the profiler and, when a dataset contract applies, the checker; the report is rendered and, unless dry-run, the run is
+ * CSV reader, then the profiler and, when a dataset contract applies, the checker; with a
+ * results store, drift against the dataset's baseline run is added (fp_drift.h); the report is rendered and, unless dry-run, the run is
  * saved in the results DB (replacing an earlier run of the same object version). Memory
  * is bounded by the options, never by the object's size. Nothing here prints: the caller
  * gets a JSON report and a short human summary to show as it likes. */

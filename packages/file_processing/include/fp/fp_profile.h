@@ -38,6 +38,24 @@ typedef struct fp_value_count {
   uint64_t count;
 } fp_value_count;
 
+/* Distribution of an integer/number/date/datetime column: equal-width bins with exact
+ * counts (bin i covers [lo + i*(hi-lo)/nbins, lo + (i+1)*(hi-lo)/nbins), the last one
+ * closed), and quantiles estimated from them (error at most about one bin width). Values
+ * are in the unit: numbers as they are, dates as days since 1970-01-01, datetimes as
+ * seconds since the epoch (UTC; offsets applied, no offset = UTC). */
+#define FP_HIST_BINS 64
+typedef enum fp_hist_unit { FP_HIST_NUMBER = 0, FP_HIST_DAY, FP_HIST_SECOND } fp_hist_unit;
+const char *fp_hist_unit_name(fp_hist_unit u); /* "number" | "day" | "second" */
+
+typedef struct fp_column_histogram {
+  bool present;        /* false for other types or when no finite value was seen */
+  fp_hist_unit unit;
+  double lo, hi;       /* lo == hi: a single value, one bin */
+  uint32_t nbins;      /* 1..FP_HIST_BINS */
+  uint64_t counts[FP_HIST_BINS];
+  double p05, p25, p50, p75, p95;
+} fp_column_histogram;
+
 typedef struct fp_column_profile {
   char *name;        /* owned; header label, or "field<N>" without a header */
   uint32_t index;    /* 1-based */
@@ -54,6 +72,7 @@ typedef struct fp_column_profile {
   bool top_approx;   /* space-saving sketch took over (counts are lower bounds) */
   uint32_t min_len, max_len; /* in UTF-8 characters over non-missing cells */
   double mean_len;
+  fp_column_histogram hist;
 } fp_column_profile;
 
 typedef struct fp_table_stats {

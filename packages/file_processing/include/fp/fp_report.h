@@ -38,6 +38,9 @@ typedef struct fp_report_input {
   const char *started_at, *finished_at; /* ISO 8601 UTC */
   double duration_ms;
   fp_verdict verdict;
+  /* the run drift was measured against ("drift" in the report); 0 = none: "drift": null */
+  int64_t drift_baseline_id;
+  const char *drift_baseline_key, *drift_baseline_finished_at;
 } fp_report_input;
 
 /* Renders the report; *json owned (free). indent: 0 compact, else spaces per level. */

@@ -65,6 +65,7 @@ typedef struct fp_store_run {
   const char *event_time;        /* NULL allowed */
   const char *job_name;          /* "s3_data_quality_job" */
   const char *contract;          /* NULL when none */
+  const char *dataset;           /* NULL = fp_store_dataset_of(contract, key) */
   const char *verdict;           /* "passed" | "warned" | "failed" */
   uint64_t rows, bytes;
   uint32_t columns;
@@ -81,21 +82,74 @@ typedef struct fp_store_run {
 /* Inserts or replaces the run of (bucket, key, object_version). *run_id may be NULL. */
 fp_err fp_store_save_run(fp_store *s, const fp_store_run *run, int64_t *run_id, fp_diag *d);
 
-/* One row of the history listing; strings owned by the list. */
+/* The dataset a run belongs to, the thread that links deliveries of the same data: the
+ * contract name when there is one (non-empty), else the key with its date parts removed, so
+ * "from_client/abq/Officer_Detail_2026-10.csv" and ".../Officer_Detail_2026-11.csv" (or
+ * ".../2026-11-01/Officer_Detail.csv") are one dataset. A date part is YYYY-MM-DD,
+ * YYYY_MM_DD, YYYYMMDD, YYYY-MM or YYYY_MM with a year 1900..2099, a month 01..12 and a day
+ * 01..31, not touching other digits; it goes together with one separator ('-', '_', '.',
+ * ' ') before it (or after it at the start of a name), and a directory left empty goes
+ * with its '/'. Owned (free); NULL only when out of memory. */
+char *fp_store_dataset_of(const char *contract, const char *key);
+
+/* One row of the history listing; strings owned by the list (or the caller of
+ * fp_store_get_run: clear with fp_store_run_summary_clear). */
 typedef struct fp_store_run_summary {
   int64_t id;
   char *bucket, *key, *object_version, *verdict, *finished_at, *contract;
   uint64_t rows, errors, warnings;
+  char *dataset;    /* NULL for runs stored without a contract before schema version 3 */
+  char *event_time; /* the object's event time; NULL when the event had none */
+  bool pinned;      /* the dataset's pinned baseline */
 } fp_store_run_summary;
+
+void fp_store_run_summary_clear(fp_store_run_summary *r); /* frees members, zeroes */
 
 typedef struct fp_store_run_list {
   fp_store_run_summary *items;
   size_t n;
 } fp_store_run_list;
 
-/* Most recent first, at most limit rows (0 = 100). */
+/* Filters of the history listing; NULL members match everything. */
+typedef struct fp_store_run_filter {
+  const char *dataset;    /* exactly this dataset */
+  const char *key_prefix; /* keys starting with this text */
+  const char *since;      /* finished_at >= since (ISO 8601 text: "2026-11-01" works) */
+  size_t limit;           /* 0 = 100 */
+} fp_store_run_filter;
+
+/* Most recent first (finished_at, then id), at most limit rows (0 = 100). */
 fp_err fp_store_list_runs(fp_store *s, size_t limit, fp_store_run_list *out, fp_diag *d);
+/* The same with filters (f may be NULL). */
+fp_err fp_store_find_runs(fp_store *s, const fp_store_run_filter *f, fp_store_run_list *out,
+                          fp_diag *d);
 void fp_store_run_list_free(fp_store_run_list *l);
+/* One run: its summary and (when report_json is not NULL) its stored report, owned (free).
+ * FP_ERR_NOT_FOUND when absent. out: clear with fp_store_run_summary_clear. */
+fp_err fp_store_get_run(fp_store *s, int64_t id, fp_store_run_summary *out, char **report_json,
+                        fp_diag *d);
+/* Pins run id as its dataset's baseline (unpinning any other run of that dataset in the
+ * same transaction), or unpins it. FP_ERR_NOT_FOUND when there is no such run;
+ * FP_ERR_INVAL when pinning a run that has no dataset. */
+fp_err fp_store_set_pinned(fp_store *s, int64_t id, bool pinned, fp_diag *d);
+
+/* What a new run of a dataset is compared with. */
+typedef struct fp_store_baseline_query {
+  const char *dataset;                       /* required */
+  const char *bucket, *key, *object_version; /* the new run's object version: never its own
+                                                baseline (NULL = "") */
+  const char *before; /* the new run's time (event time, else its start): only runs
+                         delivered earlier count; NULL = no limit */
+} fp_store_baseline_query;
+
+/* The baseline: the dataset's pinned run when there is one (and it is not the same object
+ * version), else its most recent run with verdict "passed" whose event time (else
+ * finished_at) is earlier than q->before, excluding the same object version. *found =
+ * false (out zeroed) when there is none. out: clear with fp_store_run_summary_clear;
+ * *report_json (when report_json is not NULL) owned (free). */
+fp_err fp_store_find_baseline(fp_store *s, const fp_store_baseline_query *q,
+                              fp_store_run_summary *out, char **report_json, bool *found,
+                              fp_diag *d);
 /* The stored report JSON of run id; *json owned (free). FP_ERR_NOT_FOUND when absent. */
 fp_err fp_store_get_report(fp_store *s, int64_t id, char **json, fp_diag *d);
 

@@ -11,7 +11,7 @@
 #include "jobs/jobs_int.h"
 
 /* The idempotency part of an object's identity: the most specific version we were told. */
-static const char *object_version(const fp_report_input *ri) {
+const char *fp__object_version(const fp_report_input *ri) {
   if (ri->version_id && *ri->version_id) return ri->version_id;
   if (ri->etag && *ri->etag) return ri->etag;
   if (ri->sequencer && *ri->sequencer) return ri->sequencer;
@@ -82,7 +82,7 @@ static fp_err save_run(const fp_job_opts *o, const fp_report_input *ri, fp_job_r
   if (!e) {
     fp_store_run run = {
         .bucket = ri->bucket ? ri->bucket : "", .key = ri->key ? ri->key : "",
-        .object_version = object_version(ri), .version_id = ri->version_id,
+        .object_version = fp__object_version(ri), .version_id = ri->version_id,
         .etag = ri->etag, .size = ri->size, .event_time = ri->event_time,
         .job_name = ri->job_name, .contract = ri->contract,
         .verdict = fp_verdict_name(ri->verdict), .rows = t->rows, .bytes = t->bytes,
@@ -120,6 +120,11 @@ static fp_err build_summary(const fp_report_input *ri, fp_job_result *out, fp_di
                       secs > 0 ? (double)t->bytes / 1e6 / secs : 0.0) != FP_OK;
   bad |= fp_buf_appendf(&b, "  verdict: %s (%" PRIu64 " errors, %" PRIu64 " warnings)\n",
                       fp_verdict_name(ri->verdict), out->errors, out->warnings) != FP_OK;
+  if (ri->drift_baseline_id > 0)
+    bad |= fp_buf_appendf(&b, "  drift: compared with run %lld (%s, finished %s)\n",
+                          (long long)ri->drift_baseline_id,
+                          ri->drift_baseline_key ? ri->drift_baseline_key : "?",
+                          ri->drift_baseline_finished_at ? ri->drift_baseline_finished_at : "?") != FP_OK;
   size_t n = fp_findings_count_groups(ri->findings);
   for (size_t i = 0; i < n && i < 12; i++) {
     const fp_finding_group *g = fp_findings_group(ri->findings, i);

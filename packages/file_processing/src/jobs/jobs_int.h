@@ -25,4 +25,22 @@ fp_err fp__job_finish(const fp_job_opts *o, const fp_report_input *ri, fp_job_re
 fp_err fp__report_html_write(const char *dir, const char *bucket, const char *key,
                              const char *html, fp_diag *d);
 
+/* The idempotency part of the object's identity (version_id | etag | sequencer | ""), as
+ * fp_runs.object_version stores it. Borrowed from ri. */
+const char *fp__object_version(const fp_report_input *ri);
+
+/* What the drift step found out; strings owned, free with fp__drift_result_free. */
+typedef struct fp__drift_result {
+  char *baseline_key, *baseline_finished_at;
+} fp__drift_result;
+
+/* Drift between deliveries (drift_step.c): when a results store is open, finds the
+ * dataset's baseline run and adds drift findings for the finished profile to findings;
+ * fills ri->drift_* (pointing into r) when there was a baseline. contract may be NULL. A
+ * baseline report that cannot be read is logged and skipped; store errors are returned. */
+fp_err fp__drift_step(const fp_job_opts *o, const fp_contract *contract, fp_report_input *ri,
+                      const fp_profiler *prof, fp_findings *findings, fp__drift_result *r,
+                      fp_diag *d);
+void fp__drift_result_free(fp__drift_result *r);
+
 #endif

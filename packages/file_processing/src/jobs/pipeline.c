@@ -221,6 +221,7 @@ fp_err fp__pipeline_run(const fp_job_opts *o, fp__source_fn src, void *src_ud,
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   pipeline p = {.o = o};
+  fp__drift_result drift = {0};
   fp_err e = pipeline_feed(&p, src, src_ud, hint, ri, d);
   if (!e) {
     if (p.contract) {
@@ -237,9 +238,12 @@ fp_err fp__pipeline_run(const fp_job_opts *o, fp__source_fn src, void *src_ud,
     ri->started_at = started;
     ri->finished_at = finished;
     ri->duration_ms = elapsed_ms(&t0);
+    /* drift findings count in the verdict, the report, the DB and the summary */
+    e = fp__drift_step(o, p.contract, ri, p.prof, p.findings, &drift, d);
     ri->verdict = fp_verdict_of(p.findings);
-    e = fp__job_finish(o, ri, out, d);
+    if (!e) e = fp__job_finish(o, ri, out, d);
   }
+  fp__drift_result_free(&drift);
   pipeline_free(&p);
   if (e) fp_job_result_free(out);
   return e;

@@ -62,6 +62,7 @@ static fp_contract *contract_new(const char *path, const char *name) {
   fp_csv_dialect_default(&c->dialect);
   c->rows_min = c->rows_max = -1;
   c->max_error_rate = -1;
+  fp_drift_opts_default(&c->drift);
   if (!c->path || !c->name || !c->missing_values || !c->missing_values[0]) {
     fp_contract_free(c);
     return NULL;

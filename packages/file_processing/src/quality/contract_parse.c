@@ -796,10 +796,79 @@ static fp_err parse_checks(lctx *x, const fp__cnode *n, uint32_t line, fp_contra
   return e;
 }
 
+/* ---- drift --------------------------------------------------------------------------- */
+
+/* The keys each kind of drift takes; "severity" everywhere, thresholds where they apply. */
+static const char *const DRIFT_KEYS[FP_DRIFT__COUNT][4] = {
+    [FP_DRIFT_SCHEMA] = {"severity", NULL},
+    [FP_DRIFT_VOLUME] = {"severity", "maxChange", NULL},
+    [FP_DRIFT_MISSING] = {"severity", "maxChange", NULL},
+    [FP_DRIFT_DISTRIBUTION] = {"severity", "maxShift", "maxDistinctChange", NULL},
+    [FP_DRIFT_CATEGORY] = {"severity", "maxNewShare", NULL},
+};
+static const char *const DRIFT_TOP_KEYS[] = {"schema", "volume", "missing", "distribution",
+                                             "category", NULL};
+
+static fp_err drift_severity(lctx *x, const fp__cnode *v, uint32_t line, const char *path,
+                             fp_drift_rule *r) {
+  int s = 0;
+  fp_err e = get_choice(x, v, line, path, SEVERITIES, &s);
+  r->ignore = s == 3;
+  r->severity = s == 0 ? FP_SEV_ERROR : s == 1 ? FP_SEV_WARNING : FP_SEV_INFO;
+  return e;
+}
+
+/* A threshold: a number from 0 to hi (fractions; a row count may grow by more than 100%). */
+static fp_err drift_number(lctx *x, const fp__cnode *v, uint32_t line, const char *path,
+                           double hi, double *out) {
+  double r = v->kind == FP__CN_INT ? (double)v->i : v->f;
+  if ((v->kind != FP__CN_INT && v->kind != FP__CN_FLOAT) || !(r >= 0 && r <= hi)) {
+    char buf[128];
+    return bad(x, line, path, "expected a number from 0 to %g (a fraction), got %s", hi,
+               describe(v, buf, sizeof buf));
+  }
+  *out = r;
+  return FP_OK;
+}
+
+/* drift.<kind>: a severity alone ("warning"), or a mapping of severity and thresholds. */
+static fp_err parse_drift_kind(lctx *x, const fp__cnode *n, uint32_t line, fp_drift_kind k,
+                               fp_drift_rule *r) {
+  char path[PATH_MAX_TEXT];
+  path_key(path, "drift", fp_drift_kind_name(k));
+  if (n->kind == FP__CN_STR) return drift_severity(x, n, line, path, r);
+  if (n->kind != FP__CN_MAP)
+    return wrong_type(x, line, path, n, "a severity (error, warning, info, ignore) or a mapping");
+  fp_err e = check_keys(x, n, path, DRIFT_KEYS[k], NULL, path);
+  for (size_t i = 0; i < n->n && !e; i++) {
+    const char *key = n->keys[i];
+    char p[PATH_MAX_TEXT];
+    path_key(p, path, key);
+    if (!strcmp(key, "severity"))
+      e = drift_severity(x, n->items[i], n->key_lines[i], p, r);
+    else if (!strcmp(key, "maxDistinctChange"))
+      e = drift_number(x, n->items[i], n->key_lines[i], p, 1000, &r->max_distinct_change);
+    else /* maxChange, maxShift, maxNewShare: the kind's main threshold */
+      e = drift_number(x, n->items[i], n->key_lines[i], p, k == FP_DRIFT_VOLUME ? 1000 : 1,
+                       &r->max_change);
+  }
+  return e;
+}
+
+static fp_err parse_drift(lctx *x, const fp__cnode *n, uint32_t line, fp_contract *c) {
+  fp_err e = want_map(x, n, line, "drift");
+  if (!e) e = check_keys(x, n, "drift", DRIFT_TOP_KEYS, NULL, "drift");
+  for (size_t i = 0; i < n->n && !e; i++)
+    for (int k = 0; k < FP_DRIFT__COUNT; k++)
+      if (!strcmp(n->keys[i], fp_drift_kind_name((fp_drift_kind)k)))
+        e = parse_drift_kind(x, n->items[i], n->key_lines[i], (fp_drift_kind)k, &c->drift.rule[k]);
+  return e;
+}
+
 /* ---- the whole document -------------------------------------------------------------- */
 
 static const char *const TOP_KEYS[] = {"name",   "description", "match", "dialect",
-                                       "schema", "checks",      NULL};
+                                       "schema", "checks",      "drift", NULL};
 
 static fp_err parse_match(lctx *x, const fp__cnode *n, uint32_t line, fp_contract *c) {
   const fp__cnode *one = n;
@@ -830,7 +899,7 @@ fp_err fp__contract_parse(const fp__cnode *root, fp_contract *c, fp_diag *d) {
   lctx xs = {d}, *x = &xs;
   if (root->kind != FP__CN_MAP)
     return wrong_type(x, root->line, "(document)", root,
-                      "a mapping with the keys name, match, dialect, schema, checks");
+                      "a mapping with the keys name, match, dialect, schema, checks, drift");
   fp_err e = check_keys(x, root, "", TOP_KEYS, NULL, "contract");
   uint32_t kl = root->line;
   const fp__cnode *v;
@@ -854,5 +923,6 @@ fp_err fp__contract_parse(const fp__cnode *root, fp_contract *c, fp_diag *d) {
             "missing required key \"schema\" (a Table Schema with fields)");
   if (!e) e = parse_schema(x, v, kl, c);
   if (!e && (v = fp__cnode_get(root, "checks", &kl))) e = parse_checks(x, v, kl, c);
+  if (!e && (v = fp__cnode_get(root, "drift", &kl))) e = parse_drift(x, v, kl, c);
   return e;
 }

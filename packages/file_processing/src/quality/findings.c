@@ -94,6 +94,12 @@ static const struct {
     {"truncated-value", "Truncated Value"},
     {"forbidden-value", "Forbidden Value"},
     {"sequential-value", "Sequential Value"},
+    /* drift against the dataset's baseline delivery (fp_drift.h) */
+    {"schema-drift", "Schema Drift"},
+    {"volume-drift", "Volume Drift"},
+    {"missing-drift", "Missing Values Drift"},
+    {"distribution-drift", "Distribution Drift"},
+    {"category-drift", "Category Drift"},
 };
 
 const char *fp_finding_title(const char *code) {

@@ -39,6 +39,7 @@
 #define TM_BOOL FP__TM(FP_TYPE_BOOLEAN)
 #define TM_INT FP__TM(FP_TYPE_INTEGER)
 #define TM_NUM FP__TM(FP_TYPE_NUMBER)
+#define TM_TIME (FP__TM(FP_TYPE_DATE) | FP__TM(FP_TYPE_DATETIME))
 
 /* One distinct value while the column is exact: 16 bytes, four to a cache line, since the
  * probe into this table is the one random memory access per cell. h == 0 marks an empty
@@ -76,6 +77,8 @@ typedef struct col {
   uint32_t xt_cap, xt_n;
   char *arena;
   size_t arena_len, arena_cap;
+  /* distribution of numeric/date/datetime values, fed while the type allows one */
+  fp__hist hist;
   /* sketches, allocated when the exact structures give up */
   fp__hll *hll;
   fp__ss *ss;
@@ -424,9 +427,12 @@ static fp_err profile_cell(const fp_profiler *p, col *c, const char *s, uint32_t
     fp__cellval v = {0, 0.0, false};
     uint32_t cm = fp__classify(s, n, &v);
     c->mask &= cm;
-    if (c->mask & TM_NUM)
+    if (c->mask & TM_NUM) {
       numeric_update(c, cm, &v);
-    else if (c->mask & TM_BOOL)
+      fp__hist_add(&c->hist, v.d);
+    } else if (c->mask & TM_TIME) {
+      fp__hist_add(&c->hist, v.d); /* days or seconds, set by the classifier */
+    } else if (c->mask & TM_BOOL)
       *(v.b ? &c->saw_true : &c->saw_false) = true;
   }
 
@@ -750,6 +756,12 @@ static fp_err finish_column(const col *c, fp_column_profile *cp) {
   cp->min_len = c->min_len;
   cp->max_len = c->max_len;
   cp->mean_len = c->nvals ? (double)c->sum_len / (double)c->nvals : 0.0;
+  if (cp->type == FP_TYPE_INTEGER || cp->type == FP_TYPE_NUMBER)
+    fp__hist_export(&c->hist, FP_HIST_NUMBER, &cp->hist);
+  else if (cp->type == FP_TYPE_DATE)
+    fp__hist_export(&c->hist, FP_HIST_DAY, &cp->hist);
+  else if (cp->type == FP_TYPE_DATETIME)
+    fp__hist_export(&c->hist, FP_HIST_SECOND, &cp->hist);
   return render_top(c, cp);
 }
 

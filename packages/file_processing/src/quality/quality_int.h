@@ -65,7 +65,8 @@ size_t fp__utf8_cut(const char *s, size_t n, size_t max);
 
 typedef struct fp__cellval {
   int64_t i; /* valid when the cell fits INTEGER */
-  double d;  /* valid when the cell fits NUMBER (integers converted) */
+  double d;  /* valid when the cell fits NUMBER (integers converted), DATE (days since
+                1970-01-01) or DATETIME (seconds since the epoch, UTC) */
   bool b;    /* valid when the cell fits BOOLEAN */
 } fp__cellval;
 
@@ -141,6 +142,44 @@ size_t fp__ss_top(const fp__ss *s, fp__ss_item *out, size_t k);
 
 /* Byte-wise order of two texts, shorter first on a common prefix (memcmp semantics). */
 int fp__text_cmp(const char *a, size_t an, const char *b, size_t bn);
+
+/* ---- mergeable equal-width histogram (hist.c) ------------------------------------------
+ *
+ * FP_HIST_BINS bins of width w = 2^k over [lo, lo + FP_HIST_BINS * w), lo a multiple of w.
+ * A value outside the range doubles the width (adjacent bins merge pairwise) until it fits,
+ * so counts stay exact per bin and memory is fixed. Because widths are powers of two and
+ * bin edges multiples of the width, two histograms merge without splitting any bin. Until
+ * a second distinct value arrives the histogram is a single point (w == 0). */
+typedef struct fp__hist {
+  uint64_t n;              /* values counted (finite only) */
+  double lo, w;            /* w == 0: every value so far equals lo */
+  double hi, inv_w;        /* lo + FP_HIST_BINS * w and 1 / w (exact: w is a power of 2) */
+  double vmin, vmax;       /* exact extremes of the values counted */
+  uint64_t c[FP_HIST_BINS];
+} fp__hist;
+
+void fp__hist_init(fp__hist *h);
+/* Everything fp__hist_add's fast path does not handle. */
+void fp__hist_add_slow(fp__hist *h, double x);
+/* Counts x; non-finite values are ignored. Inline: it runs once per value of every column
+ * that may still be numeric or temporal, and almost every value falls inside the range. */
+static inline void fp__hist_add(fp__hist *h, double x) {
+  if (h->w > 0 && x >= h->lo && x < h->hi) { /* NaN fails the compares */
+    size_t i = (size_t)((x - h->lo) * h->inv_w);
+    h->c[i < FP_HIST_BINS ? i : FP_HIST_BINS - 1]++;
+    h->n++;
+    if (x < h->vmin) h->vmin = x;
+    if (x > h->vmax) h->vmax = x;
+    return;
+  }
+  fp__hist_add_slow(h, x);
+}
+/* Adds src's counts into dst (widening dst as needed). */
+void fp__hist_merge(fp__hist *dst, const fp__hist *src);
+/* The public form: occupied bins only (leading/trailing empty bins dropped), lo/hi their
+ * outer edges (clamped to the exact extremes), and the quantiles interpolated inside the
+ * bin holding each rank. out->present stays false when nothing was counted. */
+void fp__hist_export(const fp__hist *h, fp_hist_unit unit, fp_column_histogram *out);
 
 /* ---- duplicate-row hash set (dupset.c) ----------------------------------------------- */
 

@@ -76,6 +76,22 @@ static json_t *column_obj(const fp_column_profile *c, uint64_t rows) {
   json_object_set_new(len, "max", json_integer(c->max_len));
   json_object_set_new(len, "mean", real_or_null(c->mean_len));
   json_object_set_new(o, "length", len);
+  if (c->hist.present) {
+    const fp_column_histogram *h = &c->hist;
+    json_t *ho = json_object(), *counts = json_array(), *q = json_object();
+    json_object_set_new(ho, "unit", json_string(fp_hist_unit_name(h->unit)));
+    json_object_set_new(ho, "lo", real_or_null(h->lo));
+    json_object_set_new(ho, "hi", real_or_null(h->hi));
+    for (uint32_t i = 0; i < h->nbins; i++) json_array_append_new(counts, u64(h->counts[i]));
+    json_object_set_new(ho, "counts", counts);
+    json_object_set_new(o, "histogram", ho);
+    json_object_set_new(q, "p05", real_or_null(h->p05));
+    json_object_set_new(q, "p25", real_or_null(h->p25));
+    json_object_set_new(q, "p50", real_or_null(h->p50));
+    json_object_set_new(q, "p75", real_or_null(h->p75));
+    json_object_set_new(q, "p95", real_or_null(h->p95));
+    json_object_set_new(o, "quantiles", q);
+  }
   return o;
 }
 
@@ -197,6 +213,14 @@ static json_t *report_obj(const fp_report_input *in) {
     json_array_append_new(cols, column_obj(fp_profiler_column(in->profiler, i), t->rows));
   json_object_set_new(o, "columns", cols);
   json_object_set_new(o, "findings", findings_obj(in->findings));
+  json_t *drift = json_null();
+  if (in->drift_baseline_id > 0) {
+    drift = json_object();
+    json_object_set_new(drift, "baseline_run_id", json_integer(in->drift_baseline_id));
+    json_object_set_new(drift, "baseline_key", str_or_null(in->drift_baseline_key));
+    json_object_set_new(drift, "baseline_finished_at", str_or_null(in->drift_baseline_finished_at));
+  }
+  json_object_set_new(o, "drift", drift);
   return o;
 }
 

@@ -172,8 +172,19 @@ static bool leap(int y) {
   return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-/* YYYY-MM-DD with a real calendar day, year 0001..9999 (Python's date range). */
-static bool valid_date(const char *s) {
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int y, int m, int d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/* YYYY-MM-DD with a real calendar day, year 0001..9999 (Python's date range). v (may be
+ * NULL) gets the day number: the histogram of a date column counts days. */
+static bool valid_date(const char *s, fp__cellval *v) {
   if (s[4] != '-' || s[7] != '-') return false;
   int hi = d2(s), lo = d2(s + 2), mo = d2(s + 5), da = d2(s + 8);
   if (hi < 0 || lo < 0 || mo < 1 || mo > 12 || da < 1) return false;
@@ -181,28 +192,36 @@ static bool valid_date(const char *s) {
   if (y < 1) return false;
   static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   int max = dim[mo - 1] + (mo == 2 && leap(y));
-  return da <= max;
+  if (da > max) return false;
+  if (v) v->d = (double)days_from_civil(y, mo, da);
+  return true;
 }
 
-/* date[T ]HH:MM:SS[.f{1,9}][Z|[+-]HH:MM] */
-static bool valid_datetime(const char *s, size_t n) {
-  if (!valid_date(s) || (s[10] != 'T' && s[10] != ' ')) return false;
+/* date[T ]HH:MM:SS[.f{1,9}][Z|[+-]HH:MM]. v (may be NULL) gets seconds since the epoch,
+ * UTC: an offset is subtracted, no offset is taken as UTC. */
+static bool valid_datetime(const char *s, size_t n, fp__cellval *v) {
+  if (!valid_date(s, v) || (s[10] != 'T' && s[10] != ' ')) return false;
   if (s[13] != ':' || s[16] != ':') return false;
   int hh = d2(s + 11), mm = d2(s + 14), ss = d2(s + 17);
   if (hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59) return false;
   size_t i = 19;
+  double frac = 0, scale = 0.1;
   if (i < n && s[i] == '.') {
     size_t f = 0;
-    for (i++; i < n && is_digit(s[i]); i++) f++;
+    for (i++; i < n && is_digit(s[i]); i++, f++, scale /= 10) frac += (s[i] - '0') * scale;
     if (f < 1 || f > 9) return false;
   }
-  if (i == n) return true;
-  if (s[i] == 'Z') return i + 1 == n;
-  if ((s[i] == '+' || s[i] == '-') && n - i == 6 && s[i + 3] == ':') {
+  int offset = 0; /* seconds east of UTC */
+  if (i == n || (s[i] == 'Z' && i + 1 == n)) {
+  } else if ((s[i] == '+' || s[i] == '-') && n - i == 6 && s[i + 3] == ':') {
     int oh = d2(s + i + 1), om = d2(s + i + 4);
-    return oh >= 0 && oh <= 23 && om >= 0 && om <= 59;
+    if (oh < 0 || oh > 23 || om < 0 || om > 59) return false;
+    offset = (s[i] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+  } else {
+    return false;
   }
-  return false;
+  if (v) v->d = v->d * 86400.0 + hh * 3600 + mm * 60 + ss - offset + frac;
+  return true;
 }
 
 /* ---- classification ------------------------------------------------------------------- */
@@ -223,8 +242,8 @@ uint32_t fp__classify(const char *s, size_t n, fp__cellval *v) {
       /* "dddd-" can only be a date or datetime; everything else starting with a digit is a
        * number or a string. */
       if (n >= 10 && s[4] == '-') {
-        if (n == 10) return valid_date(s) ? M_DATE : M_STR;
-        if (n >= 19) return valid_datetime(s, n) ? M_DT : M_STR;
+        if (n == 10) return valid_date(s, v) ? M_DATE : M_STR;
+        if (n >= 19) return valid_datetime(s, n, v) ? M_DT : M_STR;
         return M_STR;
       }
       return classify_number(s, n, v);

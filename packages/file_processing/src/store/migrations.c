@@ -171,6 +171,23 @@
   FP__JOBS_V2_INDEXES
 /* clang-format on */
 
+/* Version 3: run history per dataset. A run's dataset is its contract name, else its key
+ * with the date parts removed (fp_store_dataset_of), so monthly deliveries of one file line
+ * up; pinned marks the run a dataset's new deliveries are compared with (at most one per
+ * dataset, enforced by a partial unique index both backends support). Existing runs get
+ * their contract name as dataset here; runs stored without a contract before version 3
+ * keep a NULL dataset (the date rule lives in C, not SQL) and take part in no history. */
+#define FP__MIGRATION_3_DESC "runs: dataset, pinned baseline, dataset history index"
+
+/* clang-format off */
+#define FP__MIGRATION_3                                                           \
+  "ALTER TABLE fp_runs ADD COLUMN dataset TEXT;\n"                                \
+  "ALTER TABLE fp_runs ADD COLUMN pinned INT NOT NULL DEFAULT 0;\n"               \
+  "UPDATE fp_runs SET dataset = contract WHERE contract IS NOT NULL;\n"           \
+  "CREATE INDEX fp_runs_dataset_idx ON fp_runs (dataset, event_time);\n"         \
+  "CREATE UNIQUE INDEX fp_runs_pinned_idx ON fp_runs (dataset) WHERE pinned = 1;\n"
+/* clang-format on */
+
 const char fp__migrations_table_sql[] =
     "CREATE TABLE IF NOT EXISTS fp_schema_migrations (\n"
     "  version INT PRIMARY KEY,\n"
@@ -181,6 +198,7 @@ const char fp__migrations_table_sql[] =
 const fp__migration fp__sqlite_migrations[] = {
     {1, FP__MIGRATION_1_DESC, FP__MIGRATION_1(FP__SQLITE_SERIAL_ID, FP__SQLITE_ROW_ID)},
     {2, FP__MIGRATION_2_DESC, FP__SQLITE_MIGRATION_2},
+    {3, FP__MIGRATION_3_DESC, FP__MIGRATION_3},
 };
 const size_t fp__sqlite_migrations_n =
     sizeof fp__sqlite_migrations / sizeof fp__sqlite_migrations[0];
@@ -188,5 +206,6 @@ const size_t fp__sqlite_migrations_n =
 const fp__migration fp__pg_migrations[] = {
     {1, FP__MIGRATION_1_DESC, FP__MIGRATION_1(FP__PG_SERIAL_ID, FP__PG_ROW_ID)},
     {2, FP__MIGRATION_2_DESC, FP__PG_MIGRATION_2},
+    {3, FP__MIGRATION_3_DESC, FP__MIGRATION_3},
 };
 const size_t fp__pg_migrations_n = sizeof fp__pg_migrations / sizeof fp__pg_migrations[0];

@@ -15,7 +15,7 @@
 
 #include "store/store_int.h"
 
-#define FP__PG_RUN_SLOTS 8
+#define FP__PG_RUN_SLOTS 16
 #define FP__PG_QUEUE_SLOTS 16
 #define FP__PG_SLOTS (FP__PG_RUN_SLOTS + FP__PG_QUEUE_SLOTS)
 

@@ -12,7 +12,7 @@
 
 #include "store/store_int.h"
 
-#define FP__SQ_RUN_SLOTS 8
+#define FP__SQ_RUN_SLOTS 16
 #define FP__SQ_QUEUE_SLOTS 16
 
 typedef struct fp__sq_store {

@@ -154,29 +154,118 @@ fp_err fp_store_save_run(fp_store *s, const fp_store_run *run, int64_t *run_id, 
                        "fp_store_save_run: bucket, key, verdict and report_json are required");
   if ((run->ncols && !run->cols) || (run->nfindings && !run->findings))
     return fp_diag_set(d, FP_ERR_INVAL, "fp_store_save_run: cols/findings array is NULL");
-  return s->ops->save_run(s, run, run_id, d);
+  if (run->dataset) return s->ops->save_run(s, run, run_id, d);
+  fp_store_run r = *run;
+  char *ds = fp_store_dataset_of(run->contract, run->key);
+  if (!ds) return fp_diag_set(d, FP_ERR_NOMEM, "fp_store_save_run: out of memory");
+  r.dataset = ds;
+  fp_err e = s->ops->save_run(s, &r, run_id, d);
+  free(ds);
+  return e;
 }
 
-fp_err fp_store_list_runs(fp_store *s, size_t limit, fp_store_run_list *out, fp_diag *d) {
+/* ---- datasets ------------------------------------------------------------------------ */
+
+static bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+static int num2(const char *p) {
+  return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+static bool all_digits(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!is_digit(p[i])) return false;
+  return true;
+}
+
+/* Length of the date part starting at p (0 when none): YYYY-MM-DD, YYYY_MM_DD, YYYYMMDD,
+ * YYYY-MM, YYYY_MM with a plausible year, month and day, and no digit right after. */
+static size_t date_at(const char *p, size_t avail) {
+  if (avail < 6 || !all_digits(p, 4)) return 0;
+  int century = num2(p);
+  if (century != 19 && century != 20) return 0;
+  size_t n = 0;
+  if ((p[4] == '-' || p[4] == '_') && avail >= 7 && all_digits(p + 5, 2)) {
+    char sep = p[4];
+    n = 7;
+    if (avail >= 10 && p[7] == sep && all_digits(p + 8, 2)) {
+      int day = num2(p + 8);
+      if (day >= 1 && day <= 31) n = 10;
+    }
+    int month = num2(p + 5);
+    if (month < 1 || month > 12) return 0;
+  } else if (avail >= 8 && all_digits(p + 4, 4)) {
+    int month = num2(p + 4), day = num2(p + 6);
+    if (month < 1 || month > 12 || day < 1 || day > 31) return 0;
+    n = 8;
+  }
+  if (n && n < avail && is_digit(p[n])) return 0;
+  return n;
+}
+
+static bool is_sep(char c) {
+  return c == '-' || c == '_' || c == '.' || c == ' ';
+}
+
+char *fp_store_dataset_of(const char *contract, const char *key) {
+  if (contract && *contract) return strdup(contract);
+  if (!key) key = "";
+  size_t n = strlen(key), o = 0;
+  char *out = malloc(n + 1);
+  if (!out) return NULL;
+  for (size_t i = 0; i < n;) {
+    size_t len = (i == 0 || !is_digit(key[i - 1])) ? date_at(key + i, n - i) : 0;
+    if (!len) {
+      out[o++] = key[i++];
+      continue;
+    }
+    i += len;
+    if (o && is_sep(out[o - 1]))
+      o--; /* "Detail_2026-10" -> "Detail" */
+    else if ((o == 0 || out[o - 1] == '/') && i < n && is_sep(key[i]))
+      i++; /* "2026-10_Detail" -> "Detail" */
+    if ((o == 0 || out[o - 1] == '/') && i < n && key[i] == '/') i++; /* empty directory */
+  }
+  out[o] = '\0';
+  return out;
+}
+
+void fp_store_run_summary_clear(fp_store_run_summary *r) {
+  if (!r) return;
+  free(r->bucket);
+  free(r->key);
+  free(r->object_version);
+  free(r->verdict);
+  free(r->finished_at);
+  free(r->contract);
+  free(r->dataset);
+  free(r->event_time);
+  memset(r, 0, sizeof *r);
+}
+
+fp_err fp_store_find_runs(fp_store *s, const fp_store_run_filter *f, fp_store_run_list *out,
+                          fp_diag *d) {
   if (out) {
     out->items = NULL;
     out->n = 0;
   }
-  if (!s || !out) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_list_runs: NULL argument");
-  return s->ops->list_runs(s, limit ? limit : 100, out, d);
+  if (!s || !out) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_find_runs: NULL argument");
+  fp_store_run_filter flt = {0};
+  if (f) flt = *f;
+  if (!flt.limit) flt.limit = 100;
+  return s->ops->list_runs(s, &flt, out, d);
+}
+
+fp_err fp_store_list_runs(fp_store *s, size_t limit, fp_store_run_list *out, fp_diag *d) {
+  fp_store_run_filter f = {.limit = limit};
+  return fp_store_find_runs(s, &f, out, d);
 }
 
 void fp_store_run_list_free(fp_store_run_list *l) {
   if (!l) return;
-  for (size_t i = 0; i < l->n; i++) {
-    fp_store_run_summary *r = &l->items[i];
-    free(r->bucket);
-    free(r->key);
-    free(r->object_version);
-    free(r->verdict);
-    free(r->finished_at);
-    free(r->contract);
-  }
+  for (size_t i = 0; i < l->n; i++) fp_store_run_summary_clear(&l->items[i]);
   free(l->items);
   l->items = NULL;
   l->n = 0;
@@ -186,6 +275,51 @@ fp_err fp_store_get_report(fp_store *s, int64_t id, char **json, fp_diag *d) {
   if (json) *json = NULL;
   if (!s || !json) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_get_report: NULL argument");
   return s->ops->get_report(s, id, json, d);
+}
+
+fp_err fp_store_get_run(fp_store *s, int64_t id, fp_store_run_summary *out, char **report_json,
+                        fp_diag *d) {
+  if (report_json) *report_json = NULL;
+  if (out) memset(out, 0, sizeof *out);
+  if (!s || !out) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_get_run: NULL argument");
+  fp_err e = s->ops->get_run(s, id, out, report_json, d);
+  if (e) {
+    fp_store_run_summary_clear(out);
+    if (report_json) {
+      free(*report_json);
+      *report_json = NULL;
+    }
+  }
+  return e;
+}
+
+fp_err fp_store_set_pinned(fp_store *s, int64_t id, bool pinned, fp_diag *d) {
+  if (!s) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_set_pinned: NULL argument");
+  return s->ops->set_pinned(s, id, pinned, d);
+}
+
+fp_err fp_store_find_baseline(fp_store *s, const fp_store_baseline_query *q,
+                              fp_store_run_summary *out, char **report_json, bool *found,
+                              fp_diag *d) {
+  if (report_json) *report_json = NULL;
+  if (found) *found = false;
+  if (out) memset(out, 0, sizeof *out);
+  if (!s || !q || !q->dataset || !out || !found)
+    return fp_diag_set(d, FP_ERR_INVAL, "fp_store_find_baseline: NULL argument");
+  fp_store_baseline_query qq = *q;
+  if (!qq.bucket) qq.bucket = "";
+  if (!qq.key) qq.key = "";
+  if (!qq.object_version) qq.object_version = "";
+  fp_err e = s->ops->find_baseline(s, &qq, out, report_json, found, d);
+  if (e || !*found) {
+    fp_store_run_summary_clear(out);
+    *found = false;
+    if (report_json) {
+      free(*report_json);
+      *report_json = NULL;
+    }
+  }
+  return e;
 }
 
 /* ---- the job queue ------------------------------------------------------------------ */

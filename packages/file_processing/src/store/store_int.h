@@ -48,8 +48,19 @@ typedef struct fp__store_ops {
   fp_err (*migrate)(fp_store *s, int *applied, fp_diag *d);
   int (*schema_version)(fp_store *s);
   fp_err (*save_run)(fp_store *s, const fp_store_run *run, int64_t *run_id, fp_diag *d);
-  fp_err (*list_runs)(fp_store *s, size_t limit, fp_store_run_list *out, fp_diag *d);
+  /* f non-NULL with limit > 0 */
+  fp_err (*list_runs)(fp_store *s, const fp_store_run_filter *f, fp_store_run_list *out,
+                      fp_diag *d);
   fp_err (*get_report)(fp_store *s, int64_t id, char **json, fp_diag *d);
+  /* out zeroed by the caller; report_json may be NULL */
+  fp_err (*get_run)(fp_store *s, int64_t id, fp_store_run_summary *out, char **report_json,
+                    fp_diag *d);
+  fp_err (*set_pinned)(fp_store *s, int64_t id, bool pinned, fp_diag *d);
+  /* dataset non-NULL; bucket/key/object_version non-NULL ("" allowed); run's dataset
+   * already computed by store.c */
+  fp_err (*find_baseline)(fp_store *s, const fp_store_baseline_query *q,
+                          fp_store_run_summary *out, char **report_json, bool *found,
+                          fp_diag *d);
   void (*close)(fp_store *s);
   /* the job queue (fp_jobs); see fp_store.h for the semantics */
   /* All n jobs in one transaction; ids[i] and created[i] always filled. */

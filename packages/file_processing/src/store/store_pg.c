@@ -26,7 +26,27 @@
 /* Rows per multi-row INSERT of column profiles and findings. */
 #define PG_BATCH_ROWS 100
 
-enum { ST_DELETE_RUN, ST_INSERT_RUN, ST_LIST_RUNS, ST_GET_REPORT, ST_RECORD_MIGRATION, ST__COUNT };
+enum {
+  ST_DELETE_RUN,
+  ST_INSERT_RUN,
+  ST_LIST_RUNS,
+  ST_GET_REPORT,
+  ST_RECORD_MIGRATION,
+  ST_GET_RUN,
+  ST_RUN_DATASET,
+  ST_UNPIN_OTHERS,
+  ST_SET_PINNED,
+  ST_BASELINE_PINNED,
+  ST_BASELINE_PASSED,
+  ST__COUNT
+};
+
+/* The columns read_summary expects, in this order. */
+#define SUMMARY_COLS                                                                    \
+  "id, bucket, key, object_version, verdict, finished_at, contract, rows, errors,"     \
+  " warnings, dataset, event_time, pinned"
+/* Never the new run's own object version. */
+#define NOT_SAME_VERSION " AND NOT (bucket = $2 AND key = $3 AND object_version = $4)"
 
 _Static_assert(ST__COUNT <= FP__PG_RUN_SLOTS, "raise FP__PG_RUN_SLOTS");
 
@@ -35,16 +55,31 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_INSERT_RUN] =
         "INSERT INTO fp_runs (bucket, key, object_version, version_id, etag, size, event_time,"
         " job_name, contract, verdict, rows, columns, bytes, errors, warnings, started_at,"
-        " finished_at, duration_ms, report_json, created_at)"
+        " finished_at, duration_ms, report_json, created_at, dataset)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
-        " $18, $19, $20) RETURNING id",
+        " $18, $19, $20, $21) RETURNING id",
     [ST_LIST_RUNS] =
-        "SELECT id, bucket, key, object_version, verdict, finished_at, contract,"
-        " rows, errors, warnings FROM fp_runs"
-        " ORDER BY finished_at DESC, id DESC LIMIT $1",
+        "SELECT " SUMMARY_COLS " FROM fp_runs"
+        " WHERE ($1::text IS NULL OR dataset = $1::text)"
+        " AND ($2::text IS NULL OR left(key, length($2::text)) = $2::text)"
+        " AND ($3::text IS NULL OR finished_at >= $3::text)"
+        " ORDER BY finished_at DESC, id DESC LIMIT $4::bigint",
     [ST_GET_REPORT] = "SELECT report_json FROM fp_runs WHERE id = $1",
     [ST_RECORD_MIGRATION] = ("INSERT INTO fp_schema_migrations (version, applied_at,"
                              " description) VALUES ($1, $2, $3)"),
+    [ST_GET_RUN] = "SELECT " SUMMARY_COLS ", report_json FROM fp_runs WHERE id = $1",
+    [ST_RUN_DATASET] = "SELECT dataset FROM fp_runs WHERE id = $1 FOR UPDATE",
+    [ST_UNPIN_OTHERS] =
+        "UPDATE fp_runs SET pinned = 0 WHERE dataset = $1 AND pinned = 1 AND id <> $2",
+    [ST_SET_PINNED] = "UPDATE fp_runs SET pinned = $2 WHERE id = $1",
+    [ST_BASELINE_PINNED] =
+        "SELECT " SUMMARY_COLS ", report_json FROM fp_runs"
+        " WHERE dataset = $1 AND pinned = 1" NOT_SAME_VERSION " LIMIT 1",
+    [ST_BASELINE_PASSED] =
+        "SELECT " SUMMARY_COLS ", report_json FROM fp_runs"
+        " WHERE dataset = $1 AND verdict = 'passed'" NOT_SAME_VERSION
+        " AND ($5::text IS NULL OR COALESCE(event_time, finished_at) < $5::text)"
+        " ORDER BY COALESCE(event_time, finished_at) DESC, id DESC LIMIT 1",
 };
 
 #define COLUMN_INSERT_HEAD                                                              \
@@ -450,7 +485,7 @@ static fp_err insert_run(pg_store *s, const fp_store_run *r, const char *ov, con
                          int64_t *id, fp_diag *d) {
   pg_params p;
   PGresult *res = NULL;
-  if (!params_init(&p, 20)) {
+  if (!params_init(&p, 21)) {
     params_free(&p);
     return fp_diag_set(d, FP_ERR_NOMEM, "save_run: no memory");
   }
@@ -477,6 +512,7 @@ static fp_err insert_run(pg_store *s, const fp_store_run *r, const char *ov, con
   p_real(&p, 1, r->duration_ms);
   p_text(&p, r->report_json);
   p_text(&p, now);
+  p_text(&p, r->dataset);
   fp_err e = run_stmt(s, ST_INSERT_RUN, p.n, p.v, &res, d, "save_run: insert run");
   if (!e) *id = fp__pg_i64(res, 0, 0);
   PQclear(res);
@@ -527,18 +563,23 @@ static bool read_summary(const PGresult *res, int i, fp_store_run_summary *r) {
   r->rows = u64_at(res, i, 7);
   r->errors = u64_at(res, i, 8);
   r->warnings = u64_at(res, i, 9);
+  r->pinned = fp__pg_i64(res, i, 12) != 0;
   return fp__pg_dup(res, i, 1, &r->bucket) && fp__pg_dup(res, i, 2, &r->key) &&
          fp__pg_dup(res, i, 3, &r->object_version) && fp__pg_dup(res, i, 4, &r->verdict) &&
-         fp__pg_dup(res, i, 5, &r->finished_at) && fp__pg_dup(res, i, 6, &r->contract);
+         fp__pg_dup(res, i, 5, &r->finished_at) && fp__pg_dup(res, i, 6, &r->contract) &&
+         fp__pg_dup(res, i, 10, &r->dataset) && fp__pg_dup(res, i, 11, &r->event_time);
 }
 
-static fp_err pg_list_runs(fp_store *base, size_t limit, fp_store_run_list *out, fp_diag *d) {
+static fp_err pg_list_runs(fp_store *base, const fp_store_run_filter *f, fp_store_run_list *out,
+                           fp_diag *d) {
   pg_store *s = pg(base);
   PGresult *res = NULL;
   char lbuf[24];
-  const char *p[1] = {fp__pg_itoa(limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit, lbuf)};
+  const char *p[4] = {f->dataset, f->key_prefix, f->since,
+                      fp__pg_itoa(f->limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)f->limit,
+                                  lbuf)};
   fp_err e = fp__pg_ensure(s, d);
-  if (!e) e = run_stmt(s, ST_LIST_RUNS, 1, p, &res, d, "list_runs");
+  if (!e) e = run_stmt(s, ST_LIST_RUNS, 4, p, &res, d, "list_runs");
   if (e) return e;
   int n = PQntuples(res);
   if (n > 0) {
@@ -571,6 +612,87 @@ static fp_err pg_get_report(fp_store *base, int64_t id, char **json, fp_diag *d)
   return e;
 }
 
+/* Runs a query answering at most one row of SUMMARY_COLS + report_json into out. */
+static fp_err one_run(pg_store *s, int which, int n, const char *const *params,
+                      fp_store_run_summary *out, char **report_json, bool *found, fp_diag *d,
+                      const char *what) {
+  PGresult *res = NULL;
+  *found = false;
+  fp_err e = run_stmt(s, which, n, params, &res, d, what);
+  if (e) return e;
+  if (PQntuples(res) > 0) {
+    *found = true;
+    if (!read_summary(res, 0, out) || (report_json && !fp__pg_dup(res, 0, 13, report_json)))
+      e = fp_diag_set(d, FP_ERR_NOMEM, "%s: out of memory", what);
+  }
+  PQclear(res);
+  return e;
+}
+
+static fp_err pg_get_run(fp_store *base, int64_t id, fp_store_run_summary *out,
+                         char **report_json, fp_diag *d) {
+  pg_store *s = pg(base);
+  char ibuf[24];
+  const char *p[1] = {fp__pg_itoa(id, ibuf)};
+  bool found = false;
+  fp_err e = fp__pg_ensure(s, d);
+  if (!e) e = one_run(s, ST_GET_RUN, 1, p, out, report_json, &found, d, "get_run");
+  if (!e && !found) e = fp_diag_set(d, FP_ERR_NOT_FOUND, "no run with id %lld", (long long)id);
+  return e;
+}
+
+static fp_err pin_steps(pg_store *s, int64_t id, bool pinned, fp_diag *d) {
+  PGresult *res = NULL;
+  char ibuf[24];
+  const char *pid[1] = {fp__pg_itoa(id, ibuf)};
+  char *dataset = NULL;
+  fp_err e = run_stmt(s, ST_RUN_DATASET, 1, pid, &res, d, "pin run");
+  if (e) return e;
+  if (PQntuples(res) == 0)
+    e = fp_diag_set(d, FP_ERR_NOT_FOUND, "no run with id %lld", (long long)id);
+  else if (!fp__pg_dup(res, 0, 0, &dataset))
+    e = fp_diag_set(d, FP_ERR_NOMEM, "pin run: out of memory");
+  PQclear(res);
+  if (!e && pinned && !dataset)
+    e = fp_diag_set(d, FP_ERR_INVAL,
+                    "run %lld has no dataset (recorded without a contract before schema "
+                    "version 3); re-process its object to pin it",
+                    (long long)id);
+  if (!e && pinned) {
+    const char *p[2] = {dataset, ibuf};
+    e = run_stmt(s, ST_UNPIN_OTHERS, 2, p, NULL, d, "unpin other runs");
+  }
+  if (!e) {
+    const char *p[2] = {ibuf, pinned ? "1" : "0"};
+    e = run_stmt(s, ST_SET_PINNED, 2, p, NULL, d, "pin run");
+  }
+  free(dataset);
+  return e;
+}
+
+static fp_err pg_set_pinned(fp_store *base, int64_t id, bool pinned, fp_diag *d) {
+  pg_store *s = pg(base);
+  fp_err e = fp__pg_ensure(s, d);
+  if (e) return e;
+  e = fp__pg_command(s, "BEGIN", d, "pin run: begin transaction");
+  if (!e) e = pin_steps(s, id, pinned, d);
+  if (!e) e = fp__pg_command(s, "COMMIT", d, "pin run: commit");
+  if (e) fp__pg_rollback(s);
+  return e;
+}
+
+static fp_err pg_find_baseline(fp_store *base, const fp_store_baseline_query *q,
+                               fp_store_run_summary *out, char **report_json, bool *found,
+                               fp_diag *d) {
+  pg_store *s = pg(base);
+  const char *p[5] = {q->dataset, q->bucket, q->key, q->object_version, q->before};
+  fp_err e = fp__pg_ensure(s, d);
+  if (!e) e = one_run(s, ST_BASELINE_PINNED, 4, p, out, report_json, found, d,
+                      "find pinned baseline");
+  if (e || *found) return e;
+  return one_run(s, ST_BASELINE_PASSED, 5, p, out, report_json, found, d, "find baseline");
+}
+
 static const fp__store_ops pg_ops = {
     .name = "postgresql",
     .migrate = pg_migrate,
@@ -578,6 +700,9 @@ static const fp__store_ops pg_ops = {
     .save_run = pg_save_run,
     .list_runs = pg_list_runs,
     .get_report = pg_get_report,
+    .get_run = pg_get_run,
+    .set_pinned = pg_set_pinned,
+    .find_baseline = pg_find_baseline,
     .close = pg_close,
     .enqueue = fp__pg_enqueue,
     .claim = fp__pg_claim,

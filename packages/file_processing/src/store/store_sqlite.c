@@ -27,17 +27,30 @@ enum {
   ST_LIST_RUNS,
   ST_GET_REPORT,
   ST_RECORD_MIGRATION,
+  ST_GET_RUN,
+  ST_RUN_DATASET,
+  ST_UNPIN_OTHERS,
+  ST_SET_PINNED,
+  ST_BASELINE_PINNED,
+  ST_BASELINE_PASSED,
   ST__COUNT
 };
+
+/* The columns read_summary expects, in this order. */
+#define SUMMARY_COLS                                                                    \
+  "id, bucket, key, object_version, verdict, finished_at, contract, rows, errors,"     \
+  " warnings, dataset, event_time, pinned"
+/* Never the new run's own object version. */
+#define NOT_SAME_VERSION " AND NOT (bucket = ?2 AND key = ?3 AND object_version = ?4)"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_DELETE_RUN] = "DELETE FROM fp_runs WHERE bucket = ?1 AND key = ?2 AND object_version = ?3",
     [ST_INSERT_RUN] =
         "INSERT INTO fp_runs (bucket, key, object_version, version_id, etag, size, event_time,"
         " job_name, contract, verdict, rows, columns, bytes, errors, warnings, started_at,"
-        " finished_at, duration_ms, report_json, created_at)"
+        " finished_at, duration_ms, report_json, created_at, dataset)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20)",
+        " ?18, ?19, ?20, ?21)",
     [ST_INSERT_COLUMN] =
         "INSERT INTO fp_column_profiles (run_id, col_index, name, type, count, missing,"
         " distinct_count, distinct_approx, min_value, max_value, mean, stddev, profile_json)"
@@ -46,13 +59,28 @@ static const char *const stmt_sql[ST__COUNT] = {
         "INSERT INTO fp_findings (run_id, code, severity, field, field_name, count, nsamples,"
         " capped, samples_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_LIST_RUNS] =
-        "SELECT id, bucket, key, object_version, verdict, finished_at, contract,"
-        " rows, errors, warnings FROM fp_runs"
-        " ORDER BY finished_at DESC, id DESC LIMIT ?1",
+        "SELECT " SUMMARY_COLS " FROM fp_runs"
+        " WHERE (?1 IS NULL OR dataset = ?1)"
+        " AND (?2 IS NULL OR substr(key, 1, length(?2)) = ?2)"
+        " AND (?3 IS NULL OR finished_at >= ?3)"
+        " ORDER BY finished_at DESC, id DESC LIMIT ?4",
     [ST_GET_REPORT] = "SELECT report_json FROM fp_runs WHERE id = ?1",
     [ST_RECORD_MIGRATION] =
         "INSERT INTO fp_schema_migrations (version, applied_at, description)"
         " VALUES (?1, ?2, ?3)",
+    [ST_GET_RUN] = "SELECT " SUMMARY_COLS ", report_json FROM fp_runs WHERE id = ?1",
+    [ST_RUN_DATASET] = "SELECT dataset FROM fp_runs WHERE id = ?1",
+    [ST_UNPIN_OTHERS] =
+        "UPDATE fp_runs SET pinned = 0 WHERE dataset = ?1 AND pinned = 1 AND id <> ?2",
+    [ST_SET_PINNED] = "UPDATE fp_runs SET pinned = ?2 WHERE id = ?1",
+    [ST_BASELINE_PINNED] =
+        "SELECT " SUMMARY_COLS ", report_json FROM fp_runs"
+        " WHERE dataset = ?1 AND pinned = 1" NOT_SAME_VERSION " LIMIT 1",
+    [ST_BASELINE_PASSED] =
+        "SELECT " SUMMARY_COLS ", report_json FROM fp_runs"
+        " WHERE dataset = ?1 AND verdict = 'passed'" NOT_SAME_VERSION
+        " AND (?5 IS NULL OR COALESCE(event_time, finished_at) < ?5)"
+        " ORDER BY COALESCE(event_time, finished_at) DESC, id DESC LIMIT 1",
 };
 
 _Static_assert(ST__COUNT <= FP__SQ_RUN_SLOTS, "raise FP__SQ_RUN_SLOTS");
@@ -388,6 +416,7 @@ static int insert_run(sq_store *s, const fp_store_run *r, const char *ov, const 
   if (rc == SQLITE_OK) rc = bind_real(st, 18, 1, r->duration_ms);
   if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 19, r->report_json);
   if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 20, now);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 21, r->dataset);
   return fp__sq_step_done(st, rc);
 }
 
@@ -511,19 +540,25 @@ static int read_summary(sqlite3_stmt *st, fp_store_run_summary *r) {
   r->rows = column_u64(st, 7);
   r->errors = column_u64(st, 8);
   r->warnings = column_u64(st, 9);
+  r->pinned = sqlite3_column_int(st, 12) != 0;
   return fp__sq_dup_column(st, 1, &r->bucket) && fp__sq_dup_column(st, 2, &r->key) &&
          fp__sq_dup_column(st, 3, &r->object_version) && fp__sq_dup_column(st, 4, &r->verdict) &&
-         fp__sq_dup_column(st, 5, &r->finished_at) && fp__sq_dup_column(st, 6, &r->contract);
+         fp__sq_dup_column(st, 5, &r->finished_at) && fp__sq_dup_column(st, 6, &r->contract) &&
+         fp__sq_dup_column(st, 10, &r->dataset) && fp__sq_dup_column(st, 11, &r->event_time);
 }
 
-static fp_err sq_list_runs(fp_store *base, size_t limit, fp_store_run_list *out, fp_diag *d) {
+static fp_err sq_list_runs(fp_store *base, const fp_store_run_filter *f, fp_store_run_list *out,
+                           fp_diag *d) {
   sq_store *s = sq(base);
   sqlite3_stmt *st = NULL;
   size_t cap = 0;
   fp_err e = FP_OK;
   int rc = sq_stmt(s, ST_LIST_RUNS, &st);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 1, f->dataset);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 2, f->key_prefix);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 3, f->since);
   if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(st, 1, limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit);
+    rc = sqlite3_bind_int64(st, 4, f->limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)f->limit);
   while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (out->n == cap) {
       size_t ncap = cap ? cap * 2 : 16;
@@ -541,10 +576,7 @@ static fp_err sq_list_runs(fp_store *base, size_t limit, fp_store_run_list *out,
     e = fp_diag_set(d, FP_ERR_NOMEM, "list_runs: out of memory");
   else if (rc != SQLITE_DONE)
     e = fp__sq_fail(s->db, rc, d, "list_runs");
-  if (st) {
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-  }
+  fp__sq_reset(st);
   if (e) fp_store_run_list_free(out);
   return e;
 }
@@ -564,11 +596,116 @@ static fp_err sq_get_report(fp_store *base, int64_t id, char **json, fp_diag *d)
   } else {
     e = fp__sq_fail(s->db, rc, d, "get_report %lld", (long long)id);
   }
-  if (st) {
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-  }
+  fp__sq_reset(st);
   return e;
+}
+
+/* Steps a bound query for at most one row of SUMMARY_COLS + report_json into out.
+ * *found = whether there was a row. Resets the statement. */
+static fp_err one_run(sq_store *s, sqlite3_stmt *st, int rc, fp_store_run_summary *out,
+                      char **report_json, bool *found, fp_diag *d, const char *what) {
+  fp_err e = FP_OK;
+  *found = false;
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *found = true;
+    if (!read_summary(st, out) || (report_json && !fp__sq_dup_column(st, 13, report_json)))
+      e = fp_diag_set(d, FP_ERR_NOMEM, "%s: out of memory", what);
+  } else if (rc != SQLITE_DONE) {
+    e = fp__sq_fail(s->db, rc, d, "%s", what);
+  }
+  fp__sq_reset(st);
+  return e;
+}
+
+static fp_err sq_get_run(fp_store *base, int64_t id, fp_store_run_summary *out,
+                         char **report_json, fp_diag *d) {
+  sq_store *s = sq(base);
+  sqlite3_stmt *st = NULL;
+  bool found = false;
+  int rc = sq_stmt(s, ST_GET_RUN, &st);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, id);
+  fp_err e = one_run(s, st, rc, out, report_json, &found, d, "get_run");
+  if (!e && !found) e = fp_diag_set(d, FP_ERR_NOT_FOUND, "no run with id %lld", (long long)id);
+  return e;
+}
+
+/* The body of the pin transaction. */
+static fp_err pin_steps(sq_store *s, int64_t id, bool pinned, fp_diag *d) {
+  sqlite3_stmt *st = NULL;
+  char *dataset = NULL;
+  int rc = sq_stmt(s, ST_RUN_DATASET, &st);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, id);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  fp_err e = FP_OK;
+  if (rc == SQLITE_DONE)
+    e = fp_diag_set(d, FP_ERR_NOT_FOUND, "no run with id %lld", (long long)id);
+  else if (rc != SQLITE_ROW)
+    e = fp__sq_fail(s->db, rc, d, "pin run %lld", (long long)id);
+  else if (!fp__sq_dup_column(st, 0, &dataset))
+    e = fp_diag_set(d, FP_ERR_NOMEM, "pin run: out of memory");
+  fp__sq_reset(st);
+  if (!e && pinned && !dataset)
+    e = fp_diag_set(d, FP_ERR_INVAL,
+                    "run %lld has no dataset (recorded without a contract before schema "
+                    "version 3); re-process its object to pin it",
+                    (long long)id);
+  if (!e && pinned) {
+    rc = sq_stmt(s, ST_UNPIN_OTHERS, &st);
+    if (rc == SQLITE_OK) {
+      rc = fp__sq_bind_text(st, 1, dataset);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, id);
+      rc = fp__sq_step_done(st, rc);
+    }
+    if (rc != SQLITE_OK) e = fp__sq_fail(s->db, rc, d, "unpin other runs of '%s'", dataset);
+  }
+  if (!e) {
+    rc = sq_stmt(s, ST_SET_PINNED, &st);
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_bind_int64(st, 1, id);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 2, pinned ? 1 : 0);
+      rc = fp__sq_step_done(st, rc);
+    }
+    if (rc != SQLITE_OK) e = fp__sq_fail(s->db, rc, d, "pin run %lld", (long long)id);
+  }
+  free(dataset);
+  return e;
+}
+
+static fp_err sq_set_pinned(fp_store *base, int64_t id, bool pinned, fp_diag *d) {
+  sq_store *s = sq(base);
+  int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) return fp__sq_fail(s->db, rc, d, "pin run: begin transaction");
+  fp_err e = pin_steps(s, id, pinned, d);
+  if (!e) {
+    rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) e = fp__sq_fail(s->db, rc, d, "pin run: commit");
+  }
+  if (e) fp__sq_rollback(s);
+  return e;
+}
+
+static int bind_baseline(sqlite3_stmt *st, const fp_store_baseline_query *q, bool with_time) {
+  int rc = fp__sq_bind_text(st, 1, q->dataset);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 2, q->bucket);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 3, q->key);
+  if (rc == SQLITE_OK) rc = fp__sq_bind_text(st, 4, q->object_version);
+  if (rc == SQLITE_OK && with_time) rc = fp__sq_bind_text(st, 5, q->before);
+  return rc;
+}
+
+static fp_err sq_find_baseline(fp_store *base, const fp_store_baseline_query *q,
+                               fp_store_run_summary *out, char **report_json, bool *found,
+                               fp_diag *d) {
+  sq_store *s = sq(base);
+  sqlite3_stmt *st = NULL;
+  int rc = sq_stmt(s, ST_BASELINE_PINNED, &st);
+  if (rc == SQLITE_OK) rc = bind_baseline(st, q, false);
+  fp_err e = one_run(s, st, rc, out, report_json, found, d, "find pinned baseline");
+  if (e || *found) return e;
+  rc = sq_stmt(s, ST_BASELINE_PASSED, &st);
+  if (rc == SQLITE_OK) rc = bind_baseline(st, q, true);
+  return one_run(s, st, rc, out, report_json, found, d, "find baseline");
 }
 
 static const fp__store_ops sq_ops = {
@@ -578,6 +715,9 @@ static const fp__store_ops sq_ops = {
     .save_run = sq_save_run,
     .list_runs = sq_list_runs,
     .get_report = sq_get_report,
+    .get_run = sq_get_run,
+    .set_pinned = sq_set_pinned,
+    .find_baseline = sq_find_baseline,
     .close = sq_close,
     .enqueue = fp__sq_enqueue,
     .claim = fp__sq_claim,

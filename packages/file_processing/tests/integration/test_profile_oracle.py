@@ -100,6 +100,52 @@ class ProfileOracleTest(FpTestCase):
                     self.assertEqual(g["max"].encode(), b[-1])
                     self.assertIsNone(g["mean"])
 
+    def test_histogram_and_quantiles_match_exact_values(self):
+        header, rows = make_table(seed=11, rows=5000)
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([header] + rows)
+        rep = self.profile(buf.getvalue())
+        got = {c["name"]: c for c in rep["columns"]}
+        epoch = datetime.date(1970, 1, 1)
+
+        def as_unit(name, v):
+            if name == "day":
+                return float((datetime.date.fromisoformat(v) - epoch).days)
+            if name == "stamp":
+                t = datetime.datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ")
+                return (t - datetime.datetime(1970, 1, 1)).total_seconds()
+            return float(v)
+
+        units = {"id": "number", "score": "number", "amount": "number", "day": "day",
+                 "stamp": "second"}
+        for j, name in enumerate(header):
+            g = got[name]
+            with self.subTest(column=name):
+                if name not in units:
+                    self.assertNotIn("histogram", g)
+                    self.assertNotIn("quantiles", g)
+                    continue
+                vals = sorted(as_unit(name, r[j]) for r in rows if r[j] != "")
+                h = g["histogram"]
+                self.assertEqual(h["unit"], units[name])
+                counts = h["counts"]
+                self.assertEqual(sum(counts), len(vals))
+                width = (h["hi"] - h["lo"]) / len(counts)
+                self.assertLessEqual(len(counts), 64)
+                self.assertLessEqual(h["lo"], vals[0])
+                self.assertGreaterEqual(h["hi"], vals[-1])
+                # exact bin counts: recount the values into the reported bins
+                exact = [0] * len(counts)
+                for v in vals:
+                    exact[min(int((v - h["lo"]) // width), len(counts) - 1)] += 1
+                self.assertEqual(counts, exact)
+                qs = statistics.quantiles(vals, n=20, method="inclusive")
+                oracle = {"p05": qs[0], "p25": qs[4], "p50": qs[9], "p75": qs[14],
+                          "p95": qs[18]}
+                for k, want in oracle.items():
+                    self.assertLessEqual(abs(g["quantiles"][k] - want), width * 1.0001,
+                                         f"{name} {k}: {g['quantiles'][k]} vs {want}, bin {width}")
+
     def test_structural_findings_located(self):
         text = ("id,,name,id\n"          # row 1: blank-label field 2, duplicate-label field 4
                 "1,a,b,c\n"              # row 2

@@ -279,6 +279,41 @@ static void test_yaml_and_json_load_the_same(void **state) {
   fp_contract_free(j);
 }
 
+static void test_drift_section(void **state) {
+  (void)state;
+  fp_contract *c = load_ok("schema:\n  fields:\n    - name: a\n", "d.yaml");
+  fp_drift_opts def;
+  fp_drift_opts_default(&def);
+  for (int k = 0; k < FP_DRIFT__COUNT; k++) { /* absent section: the defaults */
+    assert_false(c->drift.rule[k].ignore);
+    assert_int_equal(c->drift.rule[k].severity, FP_SEV_WARNING);
+    assert_true(c->drift.rule[k].max_change == def.rule[k].max_change);
+  }
+  fp_contract_free(c);
+  c = load_ok("schema:\n  fields:\n    - name: a\n"
+              "drift:\n"
+              "  schema: error\n"
+              "  volume: {severity: info, maxChange: 2}\n"
+              "  missing: {maxChange: 0.1}\n"
+              "  distribution: {maxShift: 0.3, maxDistinctChange: 0.25}\n"
+              "  category: ignore\n",
+              "d.yaml");
+  assert_int_equal(c->drift.rule[FP_DRIFT_SCHEMA].severity, FP_SEV_ERROR);
+  assert_int_equal(c->drift.rule[FP_DRIFT_VOLUME].severity, FP_SEV_INFO);
+  assert_true(c->drift.rule[FP_DRIFT_VOLUME].max_change == 2.0);
+  assert_int_equal(c->drift.rule[FP_DRIFT_MISSING].severity, FP_SEV_WARNING);
+  assert_true(c->drift.rule[FP_DRIFT_MISSING].max_change == 0.1);
+  assert_true(c->drift.rule[FP_DRIFT_DISTRIBUTION].max_change == 0.3);
+  assert_true(c->drift.rule[FP_DRIFT_DISTRIBUTION].max_distinct_change == 0.25);
+  assert_true(c->drift.rule[FP_DRIFT_CATEGORY].ignore);
+  fp_contract_free(c);
+  /* drift codes are known to checks.severity too */
+  c = load_ok("schema:\n  fields:\n    - name: a\nchecks:\n  severity: {volume-drift: error}\n",
+              "d.yaml");
+  assert_int_equal(c->noverrides, 1);
+  fp_contract_free(c);
+}
+
 static void test_defaults(void **state) {
   (void)state;
   fp_contract *c = load_ok("schema:\n  fields:\n    - name: a\n", "dir/minimal.contract.yaml");
@@ -372,7 +407,20 @@ static const err_case ERR_CASES[] = {
     {"unknown top-level key", "c.yaml", F1 "chekcs: {}\n", 4, "chekcs",
      "unknown key; did you mean \"checks\"?"},
     {"unknown key, no near miss", "c.yaml", F1 "owner: me\n", 4, "owner",
-     "unknown key (allowed contract keys: name, description, match, dialect, schema, checks)"},
+     "unknown key (allowed contract keys: name, description, match, dialect, schema, checks, "
+     "drift)"},
+    {"drift: unknown kind", "c.yaml", F1 "drift:\n  volum: warning\n", 5, "drift.volum",
+     "unknown key; did you mean \"volume\"?"},
+    {"drift: threshold of another kind", "c.yaml", F1 "drift:\n  volume: {maxShift: 0.1}\n", 5,
+     "drift.volume.maxShift", "allowed drift.volume keys: severity, maxChange"},
+    {"drift: typo in a threshold", "c.yaml",
+     F1 "drift:\n  distribution:\n    maxDistinctChang: 0.1\n", 6,
+     "drift.distribution.maxDistinctChang", "did you mean \"maxDistinctChange\"?"},
+    {"drift: bad severity", "c.yaml", F1 "drift:\n  schema: fatal\n", 5, "drift.schema",
+     "expected one of error, warning, info, ignore"},
+    {"drift: fraction out of range", "c.yaml", F1 "drift:\n  missing: {maxChange: 1.5}\n", 5,
+     "drift.missing.maxChange", "expected a number from 0 to 1"},
+    {"drift: not a mapping", "c.yaml", F1 "drift: [schema]\n", 4, "drift", "a mapping"},
     {"unknown field key", "c.yaml", F1 "      contraints: {required: true}\n", 4,
      "schema.fields[0].contraints", "unknown key"},
     {"unknown constraint", "c.yaml", F1 "      constraints: {requried: true}\n", 4,
@@ -1035,6 +1083,7 @@ int main(void) {
       cmocka_unit_test(test_defaults),
       cmocka_unit_test(test_scalar_resolution),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_drift_section),
       cmocka_unit_test(test_compile_error_located),
       cmocka_unit_test(test_alias_bomb),
       cmocka_unit_test(test_limits),

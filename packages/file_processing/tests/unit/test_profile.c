@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "fp/fp_profile.h"
+#include "quality/quality_int.h"
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -745,6 +746,88 @@ static void test_memory_bounded(void **state) {
   done(&x);
 }
 
+/* ---- histogram ------------------------------------------------------------------------ */
+
+/* Deterministic pseudo-random doubles (xorshift), spread over [lo, lo + span). */
+static double rnd(uint64_t *st, double lo, double span) {
+  *st ^= *st << 13;
+  *st ^= *st >> 7;
+  *st ^= *st << 17;
+  return lo + span * (double)(*st >> 11) / 9007199254740992.0;
+}
+
+static void check_bins_exact(const fp__hist *h, const double *v, size_t n) {
+  uint64_t want[FP_HIST_BINS] = {0};
+  for (size_t i = 0; i < n; i++) {
+    double b = floor((v[i] - h->lo) / h->w);
+    assert_true(b >= 0 && b < FP_HIST_BINS);
+    want[(size_t)b]++;
+  }
+  for (size_t i = 0; i < FP_HIST_BINS; i++) assert_int_equal(h->c[i], want[i]);
+}
+
+static void test_hist_widens_and_merges_exactly(void **state) {
+  (void)state;
+  enum { N = 4000 };
+  static double v[N];
+  uint64_t st = 88172645463325252ull;
+  fp__hist all, a, b;
+  fp__hist_init(&all);
+  fp__hist_init(&a);
+  fp__hist_init(&b);
+  /* a narrow start, then values far below and above force several widenings */
+  for (size_t i = 0; i < N; i++) {
+    v[i] = i < 100 ? rnd(&st, 10, 1) : i < 2000 ? rnd(&st, -500, 400) : rnd(&st, 0, 9000);
+    fp__hist_add(&all, v[i]);
+    fp__hist_add(i % 2 ? &a : &b, v[i]);
+  }
+  assert_int_equal(all.n, N);
+  check_bins_exact(&all, v, N);
+  fp__hist_merge(&a, &b);
+  assert_int_equal(a.n, N);
+  check_bins_exact(&a, v, N);
+  assert_true(a.vmin == all.vmin && a.vmax == all.vmax);
+  /* a single point merged into a binned histogram, and the other way round */
+  fp__hist p1, p2;
+  fp__hist_init(&p1);
+  fp__hist_add(&p1, 7.0);
+  fp__hist_add(&p1, 7.0);
+  p2 = p1;
+  fp__hist_merge(&p2, &all);
+  assert_int_equal(p2.n, N + 2);
+  fp__hist_merge(&all, &p1);
+  assert_int_equal(all.n, N + 2);
+  for (size_t i = 0; i < FP_HIST_BINS; i++) assert_int_equal(all.c[i], p2.c[i]);
+}
+
+static void test_hist_export_quantiles(void **state) {
+  (void)state;
+  fp__hist h;
+  fp__hist_init(&h);
+  for (int i = 1; i <= 1000; i++) fp__hist_add(&h, i);
+  fp__hist_add(&h, NAN); /* ignored */
+  fp_column_histogram out;
+  fp__hist_export(&h, FP_HIST_NUMBER, &out);
+  assert_true(out.present);
+  double w = (out.hi - out.lo) / out.nbins;
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < out.nbins; i++) total += out.counts[i];
+  assert_int_equal(total, 1000);
+  assert_true(out.counts[0] > 0 && out.counts[out.nbins - 1] > 0);
+  /* exact linear-interpolation quantiles of 1..1000: 1 + p * 999 */
+  assert_true(fabs(out.p05 - 50.95) <= w);
+  assert_true(fabs(out.p50 - 500.5) <= w);
+  assert_true(fabs(out.p95 - 950.05) <= w);
+  fp__hist_init(&h);
+  fp__hist_add(&h, 3.5);
+  fp__hist_export(&h, FP_HIST_DAY, &out);
+  assert_true(out.present && out.nbins == 1 && out.lo == 3.5 && out.hi == 3.5);
+  assert_true(out.p25 == 3.5 && out.counts[0] == 1);
+  fp__hist_init(&h);
+  fp__hist_export(&h, FP_HIST_NUMBER, &out);
+  assert_false(out.present);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_header_findings),
@@ -762,6 +845,8 @@ int main(void) {
       cmocka_unit_test(test_custom_missing_values),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_memory_bounded),
+      cmocka_unit_test(test_hist_widens_and_merges_exactly),
+      cmocka_unit_test(test_hist_export_quantiles),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

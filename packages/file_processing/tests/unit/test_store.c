@@ -1015,6 +1015,212 @@ static void test_pg_save_run_batches(void **state) {
   free(names);
 }
 
+/* ---- datasets, history, pinning, baselines ------------------------------------------ */
+
+static void expect_dataset(const char *contract, const char *key, const char *want) {
+  char *got = fp_store_dataset_of(contract, key);
+  assert_non_null(got);
+  if (strcmp(got, want)) fail_msg("dataset of (%s, %s): got '%s', want '%s'",
+                                  contract ? contract : "NULL", key, got, want);
+  free(got);
+}
+
+static void test_dataset_of(void **state) {
+  (void)state;
+  const char *same = "from_client/abq/Officer_Detail.csv";
+  expect_dataset("officer_detail", "from_client/abq/Officer_Detail_2026-10.csv", "officer_detail");
+  expect_dataset(NULL, "from_client/abq/Officer_Detail_2026-10.csv", same);
+  expect_dataset(NULL, "from_client/abq/Officer_Detail_2026-11.csv", same);
+  expect_dataset("", "from_client/abq/Officer_Detail-2026-11-30.csv", same);
+  expect_dataset(NULL, "from_client/abq/Officer_Detail_20261130.csv", same);
+  expect_dataset(NULL, "from_client/abq/Officer_Detail_2026_11_30.csv", same);
+  expect_dataset(NULL, "from_client/abq/2026-11-30/Officer_Detail.csv", same);
+  expect_dataset(NULL, "from_client/abq/2026-11/Officer_Detail.csv", same);
+  expect_dataset(NULL, "from_client/abq/2026-11_Officer_Detail.csv", same);
+  expect_dataset(NULL, same, same);
+  /* not dates: wrong month, a longer number, an implausible year */
+  expect_dataset(NULL, "x/Officer_2026-13.csv", "x/Officer_2026-13.csv");
+  expect_dataset(NULL, "x/id_1202611301.csv", "x/id_1202611301.csv");
+  expect_dataset(NULL, "x/batch_12345678.csv", "x/batch_12345678.csv");
+}
+
+static fp_store_run history_run(const char *key, const char *verdict, const char *event_time) {
+  fp_store_run r = sample_run("");
+  r.key = key;
+  r.contract = NULL;
+  r.verdict = verdict;
+  r.event_time = event_time;
+  r.version_id = NULL;
+  r.etag = NULL;
+  return r;
+}
+
+static int64_t baseline_id(fp_store *s, const char *key, const char *before) {
+  fp_store_baseline_query q = {.dataset = "from_client/abq/Officer_Detail.csv",
+                               .bucket = "raw-bucket", .key = key, .object_version = "",
+                               .before = before};
+  fp_store_run_summary b;
+  char *json = NULL;
+  bool found = true;
+  fp_diag d;
+  fp_diag_clear(&d);
+  fp_err e = fp_store_find_baseline(s, &q, &b, &json, &found, &d);
+  if (e) fail_msg("find_baseline: %s", d.msg);
+  int64_t id = found ? b.id : 0;
+  if (found) {
+    assert_non_null(json);
+    assert_string_equal(b.dataset, q.dataset);
+  } else {
+    assert_null(json);
+  }
+  free(json);
+  fp_store_run_summary_clear(&b);
+  return id;
+}
+
+static void test_history_pin_and_baseline(void **state) {
+  fx *f = *state;
+  fp_store *s = open_ok(f->url);
+  const char *k9 = "from_client/abq/Officer_Detail_2026-09.csv";
+  const char *k10 = "from_client/abq/Officer_Detail_2026-10.csv";
+  const char *k11 = "from_client/abq/Officer_Detail_2026-11.csv";
+  const char *k12 = "from_client/abq/Officer_Detail_2026-12.csv";
+  fp_store_run r = history_run(k9, "passed", "2026-09-01T08:00:00.000Z");
+  int64_t id9 = save_ok(s, &r);
+  r = history_run(k10, "passed", "2026-10-01T08:00:00.000Z");
+  int64_t id10 = save_ok(s, &r);
+  r = history_run(k11, "failed", "2026-11-01T08:00:00.000Z"); /* a bad delivery */
+  int64_t id11 = save_ok(s, &r);
+  r = history_run("other/thing.csv", "passed", "2026-10-15T08:00:00.000Z");
+  r.contract = "other";
+  int64_t other = save_ok(s, &r);
+  p_expect(f, "SELECT dataset FROM fp_runs WHERE key = 'other/thing.csv'", "other");
+
+  /* latest passed earlier delivery; a failed one is never the reference */
+  assert_int_equal(baseline_id(s, k12, "2026-12-01T08:00:00.000Z"), id10);
+  assert_int_equal(baseline_id(s, k12, NULL), id10);
+  /* only earlier deliveries count, and never the same object version */
+  assert_int_equal(baseline_id(s, k10, "2026-10-01T08:00:00.000Z"), id9);
+  assert_int_equal(baseline_id(s, k10, "2026-12-01T08:00:00.000Z"), id9);
+  assert_int_equal(baseline_id(s, k9, "2026-09-01T08:00:00.000Z"), 0);
+
+  /* a pinned run wins, even a failed one; one pinned run per dataset */
+  fp_diag d;
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_set_pinned(s, id9, true, &d), FP_OK);
+  assert_int_equal(baseline_id(s, k12, "2026-12-01T08:00:00.000Z"), id9);
+  assert_int_equal(fp_store_set_pinned(s, id11, true, &d), FP_OK);
+  assert_int_equal(baseline_id(s, k12, "2026-12-01T08:00:00.000Z"), id11);
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_runs WHERE pinned = 1"), 1);
+  /* the pinned run itself, re-processed, is compared with the latest passed run */
+  assert_int_equal(baseline_id(s, k11, "2026-12-01T08:00:00.000Z"), id10);
+  assert_int_equal(fp_store_set_pinned(s, other, true, &d), FP_OK); /* other dataset */
+  assert_int_equal(p_int(f, "SELECT count(*) FROM fp_runs WHERE pinned = 1"), 2);
+  assert_int_equal(fp_store_set_pinned(s, id11, false, &d), FP_OK);
+  assert_int_equal(baseline_id(s, k12, "2026-12-01T08:00:00.000Z"), id10);
+  assert_int_equal(fp_store_set_pinned(s, 999999, true, &d), FP_ERR_NOT_FOUND);
+
+  /* filters of the listing */
+  fp_store_run_filter flt = {.dataset = "from_client/abq/Officer_Detail.csv"};
+  fp_store_run_list l;
+  assert_int_equal(fp_store_find_runs(s, &flt, &l, &d), FP_OK);
+  assert_int_equal(l.n, 3);
+  fp_store_run_list_free(&l);
+  flt = (fp_store_run_filter){.key_prefix = "other/"};
+  assert_int_equal(fp_store_find_runs(s, &flt, &l, &d), FP_OK);
+  assert_int_equal(l.n, 1);
+  assert_int_equal(l.items[0].id, other);
+  assert_true(l.items[0].pinned);
+  assert_string_equal(l.items[0].event_time, "2026-10-15T08:00:00.000Z");
+  fp_store_run_list_free(&l);
+  flt = (fp_store_run_filter){.since = "2024-05-02", .limit = 10};
+  assert_int_equal(fp_store_find_runs(s, &flt, &l, &d), FP_OK);
+  assert_int_equal(l.n, 0); /* sample runs finished on 2024-05-01 */
+  fp_store_run_list_free(&l);
+  flt = (fp_store_run_filter){.since = "2024-05-01", .limit = 2};
+  assert_int_equal(fp_store_find_runs(s, &flt, &l, &d), FP_OK);
+  assert_int_equal(l.n, 2);
+  fp_store_run_list_free(&l);
+
+  /* one run with its report */
+  fp_store_run_summary one;
+  char *json = NULL;
+  assert_int_equal(fp_store_get_run(s, id10, &one, &json, &d), FP_OK);
+  assert_string_equal(one.key, k10);
+  assert_string_equal(one.verdict, "passed");
+  assert_false(one.pinned);
+  assert_non_null(json);
+  expect_contains(json, "report_version");
+  free(json);
+  fp_store_run_summary_clear(&one);
+  assert_int_equal(fp_store_get_run(s, 999999, &one, NULL, &d), FP_ERR_NOT_FOUND);
+  fp_store_close(s);
+}
+
+/* Builds a version-2 database by hand (the migrations as they were released), with runs
+ * in it, then opens it with this build: version 3 must be applied over the data. */
+static void test_migration_v2_to_v3(void **state) {
+  fx *f = *state;
+  const fp__migration *m = is_pg(f) ? fp__pg_migrations : fp__sqlite_migrations;
+  static const char ins[] =
+      "INSERT INTO fp_runs (bucket, key, object_version, verdict, finished_at, report_json,"
+      " created_at, contract) VALUES ('b', 'from_client/abq/Officer_Detail_2026-10.csv', '',"
+      " 'passed', '2026-10-02T00:00:00.000Z', '{}', 'x', 'officer_detail'),"
+      " ('b', 'k/x_2026-10.csv', '', 'passed', '2026-10-02T00:00:00.000Z', '{}', 'x', NULL)";
+  char sql[256];
+  if (is_pg(f)) {
+    fp_test_pg_exec(f->url, fp__migrations_table_sql);
+    for (int v = 0; v < 2; v++) {
+      fp_test_pg_exec(f->url, m[v].sql);
+      snprintf(sql, sizeof sql,
+               "INSERT INTO fp_schema_migrations VALUES (%d, 'x', '%s')", m[v].version,
+               m[v].description);
+      fp_test_pg_exec(f->url, sql);
+    }
+    fp_test_pg_exec(f->url, ins);
+  } else {
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, fp__migrations_table_sql, NULL, NULL, NULL), SQLITE_OK);
+    for (int v = 0; v < 2; v++) {
+      assert_int_equal(sqlite3_exec(db, m[v].sql, NULL, NULL, NULL), SQLITE_OK);
+      snprintf(sql, sizeof sql,
+               "INSERT INTO fp_schema_migrations VALUES (%d, 'x', '%s')", m[v].version,
+               m[v].description);
+      assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    assert_int_equal(sqlite3_exec(db, ins, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  assert_int_equal(p_int(f, "SELECT max(version) FROM fp_schema_migrations"), 2);
+  fp_store *s = open_ok(f->url);
+  assert_int_equal(fp_store_schema_version(s), 3);
+  p_expect(f, "SELECT dataset FROM fp_runs WHERE contract = 'officer_detail'", "officer_detail");
+  p_expect(f, "SELECT dataset FROM fp_runs WHERE contract IS NULL", NULL);
+  assert_int_equal(p_int(f, "SELECT sum(pinned) FROM fp_runs"), 0);
+  /* the upgraded runs take part in the history like new ones */
+  fp_diag d;
+  fp_diag_clear(&d);
+  int64_t old = p_int(f, "SELECT id FROM fp_runs WHERE contract = 'officer_detail'");
+  assert_int_equal(fp_store_set_pinned(s, old, true, &d), FP_OK);
+  int64_t untagged = p_int(f, "SELECT id FROM fp_runs WHERE contract IS NULL");
+  assert_int_equal(fp_store_set_pinned(s, untagged, true, &d), FP_ERR_INVAL);
+  fp_store_run r = history_run("from_client/abq/Officer_Detail_2026-11.csv", "passed", NULL);
+  r.contract = "officer_detail";
+  int64_t id = save_ok(s, &r);
+  p_expect(f, "SELECT dataset FROM fp_runs WHERE key LIKE '%2026-11.csv'", "officer_detail");
+  fp_store_baseline_query q = {.dataset = "officer_detail", .bucket = "raw-bucket",
+                               .key = r.key, .object_version = ""};
+  fp_store_run_summary b;
+  bool found = false;
+  assert_int_equal(fp_store_find_baseline(s, &q, &b, NULL, &found, &d), FP_OK);
+  assert_true(found);
+  assert_int_equal(b.id, old);
+  assert_true(b.id != id);
+  fp_store_run_summary_clear(&b);
+  fp_store_close(s);
+}
+
 int main(void) {
   fp_log_set_level(FP_LOG_WARN); /* keep "applied migration" lines out of the output */
   const struct CMUnitTest tests[] = {
@@ -1041,6 +1247,9 @@ int main(void) {
       cmocka_unit_test(test_list_runs_many_grows),
       cmocka_unit_test(test_get_report_not_found),
       cmocka_unit_test(test_now_format),
+      cmocka_unit_test(test_dataset_of),
+      cmocka_unit_test_setup_teardown(test_history_pin_and_baseline, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_migration_v2_to_v3, fx_setup, fx_teardown),
   };
   int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
   if (!fp_test_pg_url()) {
@@ -1058,6 +1267,8 @@ int main(void) {
       PGT(test_pg_save_run_failure_rolls_back),
       PGT(test_pg_save_run_batches),
       PGT(test_list_runs_order_and_limit),
+      PGT(test_history_pin_and_baseline),
+      PGT(test_migration_v2_to_v3),
   };
 #undef PGT
   return failed + cmocka_run_group_tests_name("store/postgresql", pg_tests, NULL, NULL);
