@@ -129,11 +129,15 @@ static fp_err build_summary(const fp_report_input *ri, fp_job_result *out, fp_di
   for (size_t i = 0; i < n && i < 12; i++) {
     const fp_finding_group *g = fp_findings_group(ri->findings, i);
     const fp_finding_sample *s = g->nsamples ? &g->samples[0] : NULL;
-    bad |= fp_buf_appendf(&b, "    %-8s %-16s %8" PRIu64 "  %s%s%s", fp_severity_name(g->severity),
+    bad |= fp_buf_appendf(&b, "    %-8s %-18s %8" PRIu64 "  %s%s%s", fp_severity_name(g->severity),
                         g->code, g->count, g->field_name ? "field '" : "",
-                        g->field_name ? g->field_name : "", g->field_name ? "' " : "") != FP_OK;
-    if (s && s->row) bad |= fp_buf_appendf(&b, "first at row %" PRIu64, s->row) != FP_OK;
-    if (s && s->note) bad |= fp_buf_appendf(&b, ": %s", s->note) != FP_OK;
+                        g->field_name ? g->field_name : "", g->field_name ? "'" : "") != FP_OK;
+    bool lead = g->field_name != NULL;
+    if (s && s->row) {
+      bad |= fp_buf_appendf(&b, "%sfirst at row %" PRIu64, lead ? " " : "", s->row) != FP_OK;
+      lead = true;
+    }
+    if (s && s->note) bad |= fp_buf_appendf(&b, "%s%s", lead ? ": " : "", s->note) != FP_OK;
     bad |= fp_buf_putc(&b, '\n') != FP_OK;
   }
   if (n > 12) bad |= fp_buf_appendf(&b, "    ... and %zu more finding groups (see the report)\n", n - 12) != FP_OK;
