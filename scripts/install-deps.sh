@@ -9,7 +9,7 @@ PKGS=(
   libpcre2-dev libxxhash-dev libsqlite3-dev libpq-dev zlib1g-dev libzstd-dev
   libcmocka-dev
   postgresql-15
-  python3 python3-botocore sqlite3 gzip zstd time
+  python3 python3-botocore python3-cryptography sqlite3 gzip zstd time
   shellcheck
 )
 # Node.js runs the S3/SQS test peers (npm packages pinned in the tests' package.json).
