@@ -359,6 +359,13 @@ static pcre2_match_data *thread_match_data(void) {
   return t_md;
 }
 
+fp_err fp_field_thread_ready(const fp_field *f, fp_diag *d) {
+  const fp__tsc *c = f ? f->compiled : NULL;
+  if (!c || !c->re || thread_match_data()) return FP_OK;
+  return fp_diag_set(d, FP_ERR_NOMEM, "field \"%s\": out of memory for pattern matching",
+                     f->name);
+}
+
 /* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF); ASCII runs are
  * skipped 8 bytes at a time. */
 static bool utf8_valid(const unsigned char *s, size_t n) {
@@ -402,7 +409,7 @@ static bool pattern_matches(const fp__tsc *c, const char *s, size_t n) {
    * pcre2_match (measured 46 vs 105 ns on a 10-byte cell). */
   if (!utf8_valid((const unsigned char *)s, n)) return false;
   pcre2_match_data *md = thread_match_data();
-  if (!md) return false;
+  if (!md) return false; /* callers ran fp_field_thread_ready on this thread, which failed */
   const pcre2_code *re = (const pcre2_code *)c->re;
   int rc = c->jit ? pcre2_jit_match(re, (PCRE2_SPTR)s, n, 0, 0, md, NULL)
                   : pcre2_match(re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, md, NULL);
