@@ -267,7 +267,9 @@ static fp_err compile_pattern(fp_diag *d, const fp_field *f, const char *fname, 
   if (!re) {
     PCRE2_UCHAR msg[256];
     if (pcre2_get_error_message(ec, msg, sizeof msg) < 0) msg[0] = 0;
-    if (ec == PCRE2_ERROR_NOMEMORY) return fp_diag_set(d, FP_ERR_NOMEM, "out of memory");
+    if (ec == PCRE2_ERROR_NOMEMORY || ec == PCRE2_ERROR_HEAP_FAILED)
+      return fp_diag_set(d, FP_ERR_NOMEM, "field \"%s\": compiling its pattern: out of memory",
+                         fname);
     return fp_diag_set(d, FP_ERR_CONTRACT,
                        "field \"%s\": constraint \"pattern\" \"%s\" does not compile: %s at "
                        "offset %zu",
