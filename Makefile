@@ -7,7 +7,7 @@ CC         ?= cc
 PKG        := packages/file_processing
 DEMO_KEY   := from_client/nm_albuquerque/Officer_Detail.csv
 
-.PHONY: all deps build demo demo-run test test-asan test-clang test-image bench clean help
+.PHONY: all deps build demo demo-run test test-asan test-clang test-image bench chaos clean help
 
 all: build
 
@@ -18,6 +18,7 @@ help:
 	@echo "make test-asan  the whole suite under AddressSanitizer + UBSan"
 	@echo "make test-clang build and test with clang"
 	@echo "make bench      throughput and peak memory on a generated ~1 GiB file"
+	@echo "make chaos      SIGKILL the SNS listener while 1,000 notifications arrive (PostgreSQL)"
 	@echo "make clean      remove build directories"
 
 deps:
@@ -80,6 +81,14 @@ test-image: build
 bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash $(PKG)/bench/run_bench.sh $(BUILD)
+
+# Full-size chaos test on a throwaway PostgreSQL: 1,000 signed SNS notifications for 200
+# object versions from 4 clients while the listener (2 workers) is SIGKILLed 10 times.
+# CHAOS_ARGS="--seed N" reruns a failing seed; see tests/chaos/chaos.py --help.
+CHAOS_ARGS ?=
+chaos: build
+	@FP_BIN=$(CURDIR)/$(BUILD)/file-processing bash $(PKG)/tests/support/pg_harness.sh run \
+	  /usr/bin/python3 $(PKG)/tests/chaos/chaos.py $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-clang

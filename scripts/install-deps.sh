@@ -9,7 +9,7 @@ PKGS=(
   libpcre2-dev libxxhash-dev libsqlite3-dev libpq-dev zlib1g-dev libzstd-dev
   libcmocka-dev
   postgresql-15
-  python3 python3-botocore sqlite3 gzip zstd time
+  python3 python3-botocore python3-cryptography sqlite3 gzip zstd time
   shellcheck valgrind yamllint
   podman runc mmdebstrap uidmap slirp4netns fuse-overlayfs
   # headless browser for the HTML report test (driven by playwright-core from the tests'

@@ -173,7 +173,15 @@ int cli_write_output(const char *path, const char *text, size_t len) {
   int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   if (n < 0 || (size_t)n >= sizeof tmp) return cli_usage_error(NULL, "output path too long");
   FILE *f = fopen(tmp, "wb");
-  if (!f) return fprintf(stderr, "file-processing: cannot write %s: %s\n", path, strerror(errno)), 2;
+  if (!f) {
+    /* A path that cannot work (missing directory, no permission) is bad input; a full disk
+     * or quota, or running out of descriptors, may pass: transient. */
+    int err = errno;
+    bool bad_path = err == ENOENT || err == ENOTDIR || err == EACCES || err == EPERM ||
+                    err == EROFS || err == EISDIR || err == ENAMETOOLONG || err == ELOOP;
+    fprintf(stderr, "file-processing: cannot write %s: %s\n", path, strerror(err));
+    return bad_path ? 2 : 3;
+  }
   int bad = fwrite(text, 1, len, f) != len || fputc('\n', f) == EOF;
   bad |= fclose(f) != 0;
   if (bad || rename(tmp, path) != 0) {

@@ -113,8 +113,14 @@ fp_constraint fp_field_check(const fp_field *f, const fp_value *v, const char *c
 /* Every failing value constraint as bits (1u << fp_constraint), for callers that report one
  * finding per failed constraint as Frictionless does (fp_field_check returns the first, in
  * the order minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength,
- * pattern, enum). Allocation-free like fp_field_check. */
+ * pattern, enum). Allocation-free like fp_field_check (once fp_field_thread_ready said yes). */
 uint32_t fp_field_check_all(const fp_field *f, const fp_value *v, const char *cell, size_t len);
+/* Pattern constraints match with a PCRE2 match data of the calling thread, created on its
+ * first use. Call this on the checking thread before checking values of f: FP_OK when f
+ * has no pattern or the thread's match data exists (one thread-local load), FP_ERR_NOMEM
+ * when it cannot be created. Without it, a thread that could not get its match data would
+ * report every value as failing the pattern. */
+fp_err fp_field_thread_ready(const fp_field *f, fp_diag *d);
 /* The Frictionless note for constraint k of f ("constraint \"enum\" is \"['M', 'F']\"");
  * snprintf-style: returns the full length, writes at most notesz - 1 bytes plus a NUL. */
 size_t fp_constraint_note(const fp_field *f, fp_constraint k, char *note, size_t notesz);

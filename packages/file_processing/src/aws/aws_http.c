@@ -202,8 +202,13 @@ static fp_err curl_err(const xfer *x, CURLcode rc, const char *errbuf) {
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM: e = FP_ERR_TRANSIENT; break;
-    case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
+      /* The scheme was checked before the request (http/https only), so this is curl
+       * refusing an answer that is not HTTP ("Received HTTP/0.9"): the peer misbehaved,
+       * nothing in our configuration is wrong. Like any other garbage answer: I/O. */
+      e = FP_ERR_IO;
+      break;
+    case CURLE_URL_MALFORMAT:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM: e = FP_ERR_CONFIG; break;

@@ -532,8 +532,10 @@ static att_result transport_error(s3_xfer *x, CURLcode rc, char *cause, size_t c
   switch (rc) {
     case CURLE_OUT_OF_MEMORY:
       return fail(x, FP_ERR_NOMEM, "%s %s: %s", x->method, x->t->where, why);
+    /* CURLE_UNSUPPORTED_PROTOCOL is not here: the endpoint's scheme is checked up front
+     * (http/https), so it can only be curl refusing an answer that is not HTTP
+     * ("Received HTTP/0.9"), a misbehaving peer that a retry may get past. */
     case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_NOT_BUILT_IN:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:

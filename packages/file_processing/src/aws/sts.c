@@ -314,6 +314,8 @@ static fp_err sts_post(const fp_config *cfg, const char *region, const char *act
   fp_mask_url(ep, masked, sizeof masked);
   char body_hash[65];
   fp_sha256_hex(form->data, form->len, body_hash);
+  char what[96]; /* transport errors name the call, not just "STS" */
+  snprintf(what, sizeof what, "STS %s", action);
   fp_err e = FP_ERR_TRANSIENT;
   for (int attempt = 1; attempt <= STS_ATTEMPTS; attempt++) {
     fp_http_header h[6] = {{"Host", hostport},
@@ -349,7 +351,7 @@ static fp_err sts_post(const fp_config *cfg, const char *region, const char *act
                        .timeout_ms = FP__STS_TIMEOUT_MS,
                        .max_body = FP__HTTP_DEF_MAX_BODY,
                        .ca_bundle = fp_config_get(cfg, "AWS_CA_BUNDLE"),
-                       .what = "STS"};
+                       .what = what};
     fp__http_resp resp;
     fp__http_resp_init(&resp);
     fp_diag td;

@@ -414,6 +414,10 @@ static fp_err ev_value(ev_ctx *c, json_t *v, const char *path, int depth);
  * JSON lines mode (the document is that one line; row = line). */
 static fp_err json_fail(fp_diag *d, const json_error_t *je, const char *path, uint64_t base,
                         uint64_t line, const char *what) {
+  /* jansson reports running out of memory as a parse error: it is not bad input (exit 2, no
+   * retry) but a transient failure of this process. */
+  if (json_error_code(je) == json_error_out_of_memory || !je->text[0] /* failed before parsing */)
+    return fp_diag_set(d, FP_ERR_NOMEM, "%sparsing JSON: out of memory", what);
   if (!d || d->code != FP_OK) return FP_ERR_JSON;
   if (line)
     fp_diag_set(d, FP_ERR_JSON,

@@ -755,7 +755,9 @@ static fp_err cell_checks(fp_checker *k, const fp_csv_record *rec, fp_diag *d) {
       continue;
     }
     if (kc->constrained) {
-      /* one finding per failed constraint, as Frictionless reports them */
+      /* one finding per failed constraint, as Frictionless reports them; a pattern needs
+       * this thread's match data, or every value would seem to fail it */
+      if ((e = fp_field_thread_ready(kc->f, d))) break;
       uint32_t bad = fp_field_check_all(kc->f, &v, cell->ptr, cell->len);
       for (int ct = 0; bad && !e; ct++) {
         if (!(bad & (1u << ct))) continue;

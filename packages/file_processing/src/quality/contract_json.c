@@ -174,6 +174,8 @@ fp_err fp__cdoc_parse_json(const char *text, size_t len, fp__cnode **root, fp_di
   if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) text += 3, len -= 3; /* UTF-8 BOM */
   json_error_t err;
   json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+  if (!j && json_error_code(&err) == json_error_out_of_memory) /* not a bad contract */
+    return fp_diag_set(d, FP_ERR_NOMEM, "JSON contract: out of memory");
   if (!j)
     return fp_diag_set(d, FP_ERR_CONTRACT, "line %d, column %d: JSON: %s", err.line, err.column,
                        err.text);

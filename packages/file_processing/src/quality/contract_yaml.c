@@ -313,12 +313,16 @@ static fp_err attach(ybuild *b, fp__cnode *node) {
   }
   size_t top = b->depth - 1;
   fp__cnode *parent = b->stack[top];
-  if (parent->kind == FP__CN_SEQ) return fp__cnode_add(parent, NULL, 0, node);
+  if (parent->kind == FP__CN_SEQ) {
+    fp_err e = fp__cnode_add(parent, NULL, 0, node);
+    return e ? fp_diag_set(b->d, e, "out of memory") : FP_OK;
+  }
   if (b->pending_key[top]) {
     fp_err e = fp__cnode_add(parent, b->pending_key[top], b->pending_line[top], node);
     free(b->pending_key[top]);
     b->pending_key[top] = NULL;
-    return e;
+    /* fp__cnode_add only returns an error code; the caller's diag needs a message */
+    return e ? fp_diag_set(b->d, e, "out of memory") : FP_OK;
   }
   /* node is a key */
   uint32_t line = node->line;

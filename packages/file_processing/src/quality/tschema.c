@@ -267,7 +267,9 @@ static fp_err compile_pattern(fp_diag *d, const fp_field *f, const char *fname, 
   if (!re) {
     PCRE2_UCHAR msg[256];
     if (pcre2_get_error_message(ec, msg, sizeof msg) < 0) msg[0] = 0;
-    if (ec == PCRE2_ERROR_NOMEMORY) return fp_diag_set(d, FP_ERR_NOMEM, "out of memory");
+    if (ec == PCRE2_ERROR_NOMEMORY || ec == PCRE2_ERROR_HEAP_FAILED)
+      return fp_diag_set(d, FP_ERR_NOMEM, "field \"%s\": compiling its pattern: out of memory",
+                         fname);
     return fp_diag_set(d, FP_ERR_CONTRACT,
                        "field \"%s\": constraint \"pattern\" \"%s\" does not compile: %s at "
                        "offset %zu",
@@ -359,6 +361,13 @@ static pcre2_match_data *thread_match_data(void) {
   return t_md;
 }
 
+fp_err fp_field_thread_ready(const fp_field *f, fp_diag *d) {
+  const fp__tsc *c = f ? f->compiled : NULL;
+  if (!c || !c->re || thread_match_data()) return FP_OK;
+  return fp_diag_set(d, FP_ERR_NOMEM, "field \"%s\": out of memory for pattern matching",
+                     f->name);
+}
+
 /* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF); ASCII runs are
  * skipped 8 bytes at a time. */
 static bool utf8_valid(const unsigned char *s, size_t n) {
@@ -402,7 +411,7 @@ static bool pattern_matches(const fp__tsc *c, const char *s, size_t n) {
    * pcre2_match (measured 46 vs 105 ns on a 10-byte cell). */
   if (!utf8_valid((const unsigned char *)s, n)) return false;
   pcre2_match_data *md = thread_match_data();
-  if (!md) return false;
+  if (!md) return false; /* callers ran fp_field_thread_ready on this thread, which failed */
   const pcre2_code *re = (const pcre2_code *)c->re;
   int rc = c->jit ? pcre2_jit_match(re, (PCRE2_SPTR)s, n, 0, 0, md, NULL)
                   : pcre2_match(re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, md, NULL);

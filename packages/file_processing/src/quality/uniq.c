@@ -160,10 +160,12 @@ static void big_free(void *p, size_t n) {
     munmap(p, page_round(n));
 }
 
-static fp_err io_error(fp_diag *d, const char *what) {
+/* The spill files are unlinked at creation, so the message names their directory: that is
+ * what an operator must free up or point FP_SPILL_DIR away from. */
+static fp_err io_error(const fp__uniq *u, fp_diag *d, const char *what) {
   int e = errno;
   if (d && !d->code) d->sys_errno = e;
-  return fp_diag_set(d, FP_ERR_IO, "uniqueness check: %s: %s", what, strerror(e));
+  return fp_diag_set(d, FP_ERR_IO, "uniqueness check: %s in %s: %s", what, u->dir, strerror(e));
 }
 
 static fp_err tfile_open(fp__uniq *u, tfile *t, fp_diag *d) {
@@ -174,7 +176,7 @@ static fp_err tfile_open(fp__uniq *u, tfile *t, fp_diag *d) {
   int fd = mkostemp(path, O_CLOEXEC);
   if (fd < 0) {
     fp_diag_key(d, u->dir);
-    return io_error(d, "cannot create a spill file");
+    return io_error(u, d, "cannot create a spill file");
   }
   unlink(path); /* removed now: the descriptor keeps the data until close */
   t->fd = fd;
@@ -188,8 +190,8 @@ static void tfile_close(tfile *t) {
   t->size = 0;
 }
 
-static fp_err tfile_truncate(tfile *t, fp_diag *d) {
-  if (t->fd >= 0 && ftruncate(t->fd, 0) != 0) return io_error(d, "truncating a spill file");
+static fp_err tfile_truncate(const fp__uniq *u, tfile *t, fp_diag *d) {
+  if (t->fd >= 0 && ftruncate(t->fd, 0) != 0) return io_error(u, d, "truncating a spill file");
   t->size = 0;
   return FP_OK;
 }
@@ -198,7 +200,7 @@ static fp_err write_at(fp__uniq *u, tfile *t, const char *p, size_t n, fp_diag *
   while (n) {
     ssize_t w = pwrite(t->fd, p, n, (off_t)t->size);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return io_error(d, "writing a spill file");
+    if (w <= 0) return io_error(u, d, "writing a spill file");
     p += w;
     n -= (size_t)w;
     t->size += (uint64_t)w;
@@ -466,7 +468,7 @@ static fp_err rd_fill(fp__uniq *u, reader *r, size_t need, fp_diag *d) {
     ssize_t n = pread(r->fd, r->buf + r->hi, want, (off_t)r->pos);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0)
-      return n < 0 ? io_error(d, "reading a spill file")
+      return n < 0 ? io_error(u, d, "reading a spill file")
                    : fp_diag_set(d, FP_ERR_IO, "uniqueness check: spill file shrank");
     r->hi += (size_t)n;
     r->pos += (uint64_t)n;
@@ -579,7 +581,7 @@ static fp_err merge_passes(fp__uniq *u, sorter *s, size_t fan, fp_diag *d) {
       if (!e) e = add_run(s, start, dst->size - start, d);
     }
     free(old);
-    if (!e) e = tfile_truncate(src, d);
+    if (!e) e = tfile_truncate(u, src, d);
     if (e) return e;
     s->cur = !s->cur;
   }

@@ -190,7 +190,9 @@ static int sq_pragma(sq_store *s, const char *sql, char *out, size_t outsz) {
   if (rc == SQLITE_ROW) {
     const unsigned char *v = sqlite3_column_text(st, 0);
     snprintf(out, outsz, "%s", v ? (const char *)v : "");
-    rc = SQLITE_OK;
+    /* NULL is also how the text conversion reports running out of memory: without this
+     * check that read as "foreign keys are off" and blamed the SQLite build */
+    rc = !v && sqlite3_errcode(s->db) == SQLITE_NOMEM ? SQLITE_NOMEM : SQLITE_OK;
   } else if (rc == SQLITE_DONE) {
     rc = SQLITE_OK;
   }
