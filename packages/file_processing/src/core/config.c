@@ -85,17 +85,32 @@ static fp_err parse_value(const char *s, fp_buf *out) {
   return fp_buf_append(out, s, (size_t)(end - s)) ? FP_ERR_NOMEM : FP_OK;
 }
 
+#define FP__ENV_MAX_LINE 65536u
+
 /* Loads one .env file; keys already present (from an earlier file) are kept. */
 static fp_err load_file(fp_config *c, const char *path, fp_diag *d) {
   FILE *f = fopen(path, "r");
   if (!f) return errno == ENOENT ? FP_OK : fp_diag_set(d, FP_ERR_CONFIG, "cannot read %s: %s", path, strerror(errno));
-  char line[8192];
+  /* getline, not a fixed buffer: fgets split a long line and parsed its tail as a line of
+   * its own, so text deep inside one value could set another key. */
+  char *line = NULL;
+  size_t linecap = 0;
+  ssize_t got;
   unsigned lineno = 0;
   fp_err e = FP_OK;
   fp_buf val;
-  fp_buf_init(&val, sizeof line);
-  while (!e && fgets(line, sizeof line, f)) {
+  fp_buf_init(&val, FP__ENV_MAX_LINE);
+  while (!e && (got = getline(&line, &linecap, f)) >= 0) {
     lineno++;
+    if ((size_t)got > FP__ENV_MAX_LINE) {
+      e = fp_diag_set(d, FP_ERR_CONFIG, "%s:%u: line longer than %u bytes", path, lineno,
+                      FP__ENV_MAX_LINE);
+      break;
+    }
+    if (memchr(line, '\0', (size_t)got)) { /* C strings would silently cut the value */
+      e = fp_diag_set(d, FP_ERR_CONFIG, "%s:%u: NUL byte in line", path, lineno);
+      break;
+    }
     line[strcspn(line, "\r\n")] = '\0';
     char *s = line;
     while (isspace((unsigned char)*s)) s++;
@@ -126,6 +141,8 @@ static fp_err load_file(fp_config *c, const char *path, fp_diag *d) {
     if (!find(c, key)) e = put(c, key, klen, val.data ? val.data : "", val.len);
   }
   fp_buf_free(&val);
+  free(line);
+  if (!e && ferror(f)) e = fp_diag_set(d, FP_ERR_CONFIG, "cannot read %s", path);
   fclose(f);
   return e;
 }
