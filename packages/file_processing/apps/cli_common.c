@@ -52,6 +52,9 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, const char **pos, size
 int cli_fail(const fp_diag *d) {
   char buf[2048];
   fp_diag_format(d, buf, sizeof buf);
+  /* the message quotes keys and values from outside: keep it one line on the terminal */
+  for (char *p = buf; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
   fprintf(stderr, "file-processing: error: %s\n", buf);
   int code = fp_err_exit_code(d->code);
   return code ? code : 2;
