@@ -222,7 +222,7 @@ static unsigned on_notification(fp_listener *l, const fp_sns_message *m, answer 
   fp_event_list ev = {0};
   fp_diag d;
   fp_diag_clear(&d);
-  if (fp_events_parse_json(m->message, m->message_len, &ev, &d)) {
+  if (fp_events_parse_sns_message(m->message, m->message_len, &ev, &d)) {
     fp_warn("SNS Notification %s: Message is not an S3 event: %s", m->message_id, d.msg);
     return fail(a, 400, "Message is not an S3 event notification", d.msg);
   }
