@@ -420,14 +420,18 @@ static void *reaper_main(void *arg) {
     if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
     pthread_cond_timedwait(&l->reaper_cv, &l->conn_mu, &until);
     int64_t now = mono_ms();
+    unsigned cut = 0;
     for (struct fp__conn *k = l->conns; k && !l->reaper_stop; k = k->next) {
       if (k->received || k->cut || now - k->since_ms <= limit) continue;
       /* shutdown, not close: MHD sees end of file and frees the connection itself */
       shutdown(k->fd, SHUT_RDWR);
       k->cut = true;
-      atomic_fetch_add(&l->m.slow_requests, 1);
-      fp_warn("http: a request did not arrive completely within %u s "
-              "(FP_HTTP_REQUEST_TIMEOUT_S); connection closed", l->o.request_timeout_s);
+      cut++;
+    }
+    if (cut) { /* one line per pass: a flood of slow clients must not flood the log */
+      atomic_fetch_add(&l->m.slow_requests, cut);
+      fp_warn("http: %u connection(s) closed: request not complete within %u s "
+              "(FP_HTTP_REQUEST_TIMEOUT_S)", cut, l->o.request_timeout_s);
     }
   }
   pthread_mutex_unlock(&l->conn_mu);
