@@ -112,7 +112,14 @@ def gen_long_env(spec):
 TEXT_GENERATORS = {"deep_json": gen_deep_json, "deep_object": gen_deep_object,
                    "nested_sns": gen_nested_sns, "big_text": gen_big_text,
                    "long_env": gen_long_env}
-FILE_GENERATORS = {"big_field": gen_big_field, "wide": gen_wide, "regex_rows": gen_regex_rows}
+def gen_sparse(path, spec):
+    """A file of spec['mb'] MiB of zero bytes that takes no disk space (sparse)."""
+    with open(path, "wb") as f:
+        f.truncate(spec["mb"] << 20)
+
+
+FILE_GENERATORS = {"big_field": gen_big_field, "wide": gen_wide, "regex_rows": gen_regex_rows,
+                   "sparse": gen_sparse}
 
 
 def s3_event_doc(key, bucket="demo-bucket", **obj):
@@ -194,19 +201,24 @@ class CliCatalogue(FpTestCase):
             key = c.get("key", "in/data.csv")
             path = os.path.join(self.root, "demo-bucket", key)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            if "gen" in c and c["gen"]["kind"] in FILE_GENERATORS:
+            if "symlink_to" in c:
+                os.symlink(c["symlink_to"], path)
+            elif "gen" in c and c["gen"]["kind"] in FILE_GENERATORS:
                 FILE_GENERATORS[c["gen"]["kind"]](path, c["gen"])
             elif "data" in c:
                 with open(path, "wb") as fh:
                     fh.write(unescape(c["data"]))
             obj = dict(c.get("object", {}))
             ev = json.dumps(s3_event_doc(c.get("event_key", key), **obj))
-            return ["run", "s3_data_quality_job", "--event-json", ev, "--report", report,
-                    *contract_args]
+            return ["run", "s3_data_quality_job", "--event-json", ev, "--report",
+                    c.get("report", report), *contract_args]
         if f == "events_file":
             path = os.path.join(casedir, "events.json")
-            with open(path, "wb") as fh:
-                fh.write(case_text(c))
+            if "gen" in c and c["gen"]["kind"] in FILE_GENERATORS:
+                FILE_GENERATORS[c["gen"]["kind"]](path, c["gen"])
+            else:
+                with open(path, "wb") as fh:
+                    fh.write(case_text(c))
             return ["run", "s3_data_quality_job", "--events-file", path, "--report", report]
         data = os.path.join(casedir, "data.csv")
         if "gen" in c and c["gen"]["kind"] in FILE_GENERATORS:
@@ -258,8 +270,9 @@ class CliCatalogue(FpTestCase):
                         os.unlink(os.path.join(casedir, name))
                 for dirpath, _, files in os.walk(self.root):
                     for name in files:
-                        if os.path.getsize(os.path.join(dirpath, name)) > (1 << 20):
-                            os.unlink(os.path.join(dirpath, name))
+                        full = os.path.join(dirpath, name)
+                        if not os.path.islink(full) and os.path.getsize(full) > (1 << 20):
+                            os.unlink(full)
 
     def check_db(self, c):
         """SQL metacharacters: the DB is intact and the values are stored verbatim."""
