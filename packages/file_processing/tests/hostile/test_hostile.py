@@ -74,6 +74,15 @@ def gen_wide(path, spec):
         f.write(",".join("1" for _ in range(n)).encode() + b"\n")
 
 
+def gen_distinct_grid(path, spec):
+    """spec['columns'] columns x spec['rows'] rows, every cell a different value."""
+    n, rows = spec["columns"], spec["rows"]
+    with open(path, "w") as f:
+        f.write(",".join(f"c{i}" for i in range(n)) + "\n")
+        for r in range(rows):
+            f.write(",".join(f"{r:x}g{i}" for i in range(n)) + "\n")
+
+
 def gen_regex_rows(path, spec):
     with open(path, "wb") as f:
         f.write(b"s\n")
@@ -119,6 +128,7 @@ def gen_sparse(path, spec):
 
 
 FILE_GENERATORS = {"big_field": gen_big_field, "wide": gen_wide, "regex_rows": gen_regex_rows,
+                   "distinct_grid": gen_distinct_grid,
                    "sparse": gen_sparse}
 
 
