@@ -52,6 +52,9 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, const char **pos, size
 int cli_fail(const fp_diag *d) {
   char buf[2048];
   fp_diag_format(d, buf, sizeof buf);
+  /* the message quotes keys and values from outside: keep it one line on the terminal */
+  for (char *p = buf; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
   fprintf(stderr, "file-processing: error: %s\n", buf);
   int code = fp_err_exit_code(d->code);
   return code ? code : 2;
@@ -119,6 +122,7 @@ int cli_job_opts_build(const fp_config *cfg, const cli_dialect_flags *f, cli_job
   if ((rc = config_size(cfg, "FP_MAX_COLUMNS", &o->csv.max_columns))) return rc;
   if ((rc = config_size(cfg, "FP_DISTINCT_EXACT_LIMIT", &o->profile.distinct_exact_limit))) return rc;
   if ((rc = config_size(cfg, "FP_DUP_ROWS_MEMORY", &o->profile.dup_rows_memory))) return rc;
+  if ((rc = config_size(cfg, "FP_PROFILE_EXACT_MEMORY", &o->profile.exact_memory))) return rc;
   if ((rc = config_size(cfg, "FP_SAMPLE_CAP", &o->sample_cap))) return rc;
   if ((rc = config_size(cfg, "FP_UNIQUE_MEMORY", &o->checker.unique_memory))) return rc;
   o->checker.spill_dir = fp_config_get(cfg, "FP_SPILL_DIR");

@@ -32,7 +32,9 @@ fp_err fp_config_bool(const fp_config *c, const char *key, int def, int *out, fp
 /* Sets or overrides a key (used for flags). Copies both strings. */
 fp_err fp_config_set(fp_config *c, const char *key, const char *value);
 
-/* Copies url into out with any password replaced by "***" (scheme://user:***@host/...). */
+/* Copies url into out with any password replaced by "***" (scheme://user:***@host/...),
+ * and the values of query parameters named like a secret (password, sslpassword,
+ * X-Amz-Security-Token, X-Amz-Signature, ...: "?password=***"). Truncated to outsz. */
 void fp_mask_url(const char *url, char *out, size_t outsz);
 
 #endif

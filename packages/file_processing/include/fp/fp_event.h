@@ -37,6 +37,11 @@ typedef struct fp_event_list {
 /* Parses one JSON document (object or array). Appends to out, which must be zeroed or
  * hold earlier results. On error out is left as it was before the call. */
 fp_err fp_events_parse_json(const char *json, size_t len, fp_event_list *out, fp_diag *d);
+/* The Message of a verified SNS Notification: as fp_events_parse_json, except that an SNS
+ * envelope inside it is refused (FP_ERR_EVENT): nobody checked that inner envelope's
+ * signature or topic, and S3, EventBridge and SQS never nest one there. */
+fp_err fp_events_parse_sns_message(const char *json, size_t len, fp_event_list *out,
+                                   fp_diag *d);
 /* Parses the contents of an --events-file: one JSON document (object or array), or JSON
  * lines (one document per non-blank line). Errors name the line number in diag.row. */
 fp_err fp_events_parse_text(const char *text, size_t len, fp_event_list *out, fp_diag *d);

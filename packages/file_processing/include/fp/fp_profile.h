@@ -92,6 +92,9 @@ typedef struct fp_profile_opts {
   size_t nmissing;
   size_t distinct_exact_limit; /* per column; default 10000 */
   size_t dup_rows_memory;      /* bytes for the duplicate-row hash set; default 64 MiB */
+  size_t exact_memory;         /* bytes for exact distinct/top tables over all columns
+                                  (FP_PROFILE_EXACT_MEMORY); past it a column's counts
+                                  become approximate (distinct_approx); default 256 MiB */
   fp_severity structural_severity; /* default FP_SEV_ERROR */
 } fp_profile_opts;
 

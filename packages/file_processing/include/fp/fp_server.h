@@ -57,6 +57,12 @@ typedef struct fp_listener_opts {
   unsigned port;         /* PORT (default 8080); 0 = any free port (fp_listener_port) */
   unsigned http_threads; /* FP_HTTP_THREADS; 0 = 8 */
   unsigned conn_timeout_s; /* FP_HTTP_TIMEOUT_S, idle connection timeout; 0 = 30 */
+  unsigned request_timeout_s; /* FP_HTTP_REQUEST_TIMEOUT_S: a request (headers and body)
+                                 must arrive completely within this many seconds of the
+                                 connection opening or the previous answer, however
+                                 steadily it trickles in (slowloris); 0 = 10 */
+  unsigned max_connections; /* FP_HTTP_MAX_CONNECTIONS: open connections at most; further
+                               ones are accepted and closed at once; 0 = 512 */
   size_t max_body;       /* FP_MAX_BODY (K/M suffixes); 0 = 256 KiB; at most FP_SNS_MAX_BODY */
   int64_t queue_max;     /* FP_QUEUE_MAX: queued + running jobs limit; 0 = 10000 */
   bool verify;           /* FP_SNS_VERIFY (default 1); false: signatures NOT checked (local
@@ -74,7 +80,8 @@ typedef struct fp_listener_opts {
 /* Zeroes o, then: port 8080, verify and auto_confirm on. */
 void fp_listener_opts_default(fp_listener_opts *o);
 /* Fills o from DATABASE_URL (default sqlite:///file_processing.db), PORT, FP_BIND,
- * FP_HTTP_THREADS, FP_HTTP_TIMEOUT_S, FP_MAX_BODY, FP_QUEUE_MAX, FP_SNS_VERIFY,
+ * FP_HTTP_THREADS, FP_HTTP_TIMEOUT_S, FP_HTTP_REQUEST_TIMEOUT_S, FP_HTTP_MAX_CONNECTIONS,
+ * FP_MAX_BODY, FP_QUEUE_MAX, FP_SNS_VERIFY,
  * FP_SNS_ALLOW_RAW, FP_SNS_AUTO_CONFIRM, FP_SNS_TOPIC_ARNS and the FP_SNS_TEST_* settings.
  * Strings stay borrowed from c. FP_ERR_CONFIG names a malformed value, or a test-only
  * setting given without FP_SNS_TEST_MODE=1. */

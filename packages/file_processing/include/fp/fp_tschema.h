@@ -103,7 +103,17 @@ typedef enum fp_constraint {
   FP_CONSTRAINT_MAX_LENGTH,
   FP_CONSTRAINT_PATTERN,
   FP_CONSTRAINT_ENUM,
+  /* The pattern could not be decided within FP_PATTERN_MATCH_LIMIT backtracking steps (a
+   * catastrophic pattern such as "(a+)+$" on a long cell): reported as a constraint-error
+   * whose note says so, never silently as pass or plain mismatch. */
+  FP_CONSTRAINT_PATTERN_LIMIT,
 } fp_constraint;
+
+/* PCRE2 match and depth limits for "pattern" constraints. PCRE2's own defaults (10 million
+ * steps) let one cell of a catastrophic pattern burn ~20 ms of CPU, so a file of such cells
+ * stalls a worker for hours; these bound one cell to well under a millisecond. */
+#define FP_PATTERN_MATCH_LIMIT 100000u
+#define FP_PATTERN_DEPTH_LIMIT 10000u
 
 /* Checks value constraints (not required/unique, which need the missing/row context) on a
  * value fp_field_cast produced from cell. Returns FP_CONSTRAINT_NONE when all hold. Writes a
@@ -113,7 +123,8 @@ fp_constraint fp_field_check(const fp_field *f, const fp_value *v, const char *c
 /* Every failing value constraint as bits (1u << fp_constraint), for callers that report one
  * finding per failed constraint as Frictionless does (fp_field_check returns the first, in
  * the order minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength,
- * pattern, enum). Allocation-free like fp_field_check (once fp_field_thread_ready said yes). */
+ * pattern, enum, pattern limit). Allocation-free like fp_field_check (once
+ * fp_field_thread_ready said yes). */
 uint32_t fp_field_check_all(const fp_field *f, const fp_value *v, const char *cell, size_t len);
 /* Pattern constraints match with a PCRE2 match data of the calling thread, created on its
  * first use. Call this on the checking thread before checking values of f: FP_OK when f

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <strings.h>
 
 #include "fp/fp_buf.h"
@@ -85,17 +86,32 @@ static fp_err parse_value(const char *s, fp_buf *out) {
   return fp_buf_append(out, s, (size_t)(end - s)) ? FP_ERR_NOMEM : FP_OK;
 }
 
+#define FP__ENV_MAX_LINE 65536u
+
 /* Loads one .env file; keys already present (from an earlier file) are kept. */
 static fp_err load_file(fp_config *c, const char *path, fp_diag *d) {
   FILE *f = fopen(path, "r");
   if (!f) return errno == ENOENT ? FP_OK : fp_diag_set(d, FP_ERR_CONFIG, "cannot read %s: %s", path, strerror(errno));
-  char line[8192];
+  /* getline, not a fixed buffer: fgets split a long line and parsed its tail as a line of
+   * its own, so text deep inside one value could set another key. */
+  char *line = NULL;
+  size_t linecap = 0;
+  ssize_t got;
   unsigned lineno = 0;
   fp_err e = FP_OK;
   fp_buf val;
-  fp_buf_init(&val, sizeof line);
-  while (!e && fgets(line, sizeof line, f)) {
+  fp_buf_init(&val, FP__ENV_MAX_LINE);
+  while (!e && (got = getline(&line, &linecap, f)) >= 0) {
     lineno++;
+    if ((size_t)got > FP__ENV_MAX_LINE) {
+      e = fp_diag_set(d, FP_ERR_CONFIG, "%s:%u: line longer than %u bytes", path, lineno,
+                      FP__ENV_MAX_LINE);
+      break;
+    }
+    if (memchr(line, '\0', (size_t)got)) { /* C strings would silently cut the value */
+      e = fp_diag_set(d, FP_ERR_CONFIG, "%s:%u: NUL byte in line", path, lineno);
+      break;
+    }
     line[strcspn(line, "\r\n")] = '\0';
     char *s = line;
     while (isspace((unsigned char)*s)) s++;
@@ -126,6 +142,8 @@ static fp_err load_file(fp_config *c, const char *path, fp_diag *d) {
     if (!find(c, key)) e = put(c, key, klen, val.data ? val.data : "", val.len);
   }
   fp_buf_free(&val);
+  free(line);
+  if (!e && ferror(f)) e = fp_diag_set(d, FP_ERR_CONFIG, "cannot read %s", path);
   fclose(f);
   return e;
 }
@@ -207,8 +225,33 @@ fp_err fp_config_bool(const fp_config *c, const char *key, int def, int *out, fp
   return fp_diag_set(d, FP_ERR_CONFIG, "%s=%s: expected true or false", key, v);
 }
 
+/* Query parameters whose value is a secret: libpq takes password= (and sslpassword=) in a
+ * URL's query as well as in its userinfo; presigned AWS URLs carry X-Amz-Security-Token
+ * and X-Amz-Signature. Matched as substrings of the name, case-insensitively. */
+static bool secret_param(const char *name, size_t n) {
+  static const char *const words[] = {"password", "passwd", "secret", "token", "signature"};
+  for (size_t w = 0; w < sizeof words / sizeof *words; w++) {
+    size_t k = strlen(words[w]);
+    for (size_t i = 0; i + k <= n; i++)
+      if (strncasecmp(name + i, words[w], k) == 0) return true;
+  }
+  return false;
+}
+
+typedef struct mask_out {
+  char *p;
+  size_t cap, len;
+} mask_out;
+
+static void mput(mask_out *o, const char *s, size_t n) {
+  for (size_t i = 0; i < n && o->len + 1 < o->cap; i++) o->p[o->len++] = s[i];
+  o->p[o->len] = '\0';
+}
+
 void fp_mask_url(const char *url, char *out, size_t outsz) {
   if (!outsz) return;
+  mask_out o = {out, outsz, 0};
+  out[0] = '\0';
   const char *scheme = strstr(url, "://");
   const char *auth = scheme ? scheme + 3 : url;
   size_t alen = strcspn(auth, "/?#");
@@ -218,9 +261,33 @@ void fp_mask_url(const char *url, char *out, size_t outsz) {
   for (const char *p = auth; p < auth + alen; p++)
     if (*p == '@') at = p;
   const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-  if (!colon) {
-    snprintf(out, outsz, "%s", url);
+  const char *rest = auth; /* copied verbatim up to the query */
+  mput(&o, url, (size_t)(auth - url));
+  if (colon) {
+    mput(&o, auth, (size_t)(colon + 1 - auth));
+    mput(&o, "***", 3);
+    rest = at;
+  }
+  const char *q = strchr(auth + alen, '?');
+  const char *hash = strchr(auth + alen, '#');
+  if (q && hash && hash < q) q = NULL;
+  if (!q) {
+    mput(&o, rest, strlen(rest));
     return;
   }
-  snprintf(out, outsz, "%.*s***%s", (int)(colon + 1 - url), url, at);
+  mput(&o, rest, (size_t)(q + 1 - rest));
+  const char *p = q + 1;
+  while (*p && *p != '#') {
+    size_t plen = strcspn(p, "&;#");
+    const char *eq = memchr(p, '=', plen);
+    if (eq && secret_param(p, (size_t)(eq - p))) {
+      mput(&o, p, (size_t)(eq + 1 - p));
+      mput(&o, "***", 3);
+    } else {
+      mput(&o, p, plen);
+    }
+    p += plen;
+    if (*p == '&' || *p == ';') mput(&o, p++, 1);
+  }
+  mput(&o, p, strlen(p));
 }

@@ -44,6 +44,25 @@ static size_t json_escape(char *out, size_t room, const char *s) {
   return o;
 }
 
+/* Text lines carry data from outside (object keys, SNS MessageIds and topics, HTTP
+ * values): a CR or LF in them would start a forged log line. Control bytes become \n, \r,
+ * \t or \xNN, so one event is always one line. */
+static void text_escape(char *out, size_t room, const char *s) {
+  size_t o = 0;
+  for (; *s && o + 5 < room; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c >= 0x20 && c != 0x7f) {
+      out[o++] = (char)c;
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+      out[o++] = '\\';
+      out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+    } else {
+      o += (size_t)snprintf(out + o, room - o, "\\x%02x", c);
+    }
+  }
+  out[o] = '\0';
+}
+
 void fp_log(fp_log_level level, const char *fmt, ...) {
   if ((int)level < atomic_load(&log_level) || level >= FP_LOG_OFF) return;
   char msg[2048], line[4400], ts[40];
@@ -64,7 +83,9 @@ void fp_log(fp_log_level level, const char *fmt, ...) {
     n = snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts,
                  level_names[level], esc);
   } else {
-    n = snprintf(line, sizeof line, "%s %-5s %s\n", ts, level_names[level], msg);
+    char esc[4200];
+    text_escape(esc, sizeof esc, msg);
+    n = snprintf(line, sizeof line, "%s %-5s %s\n", ts, level_names[level], esc);
   }
   if (n < 0) return;
   size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;

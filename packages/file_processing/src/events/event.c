@@ -7,6 +7,7 @@
 #include "fp/fp_event.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ typedef struct ev_ctx {
   fp_event_list list;
   size_t cap;
   fp_diag *d;
+  bool no_envelope; /* fp_events_parse_sns_message: the document is already a Message */
 } ev_ctx;
 
 /* ---- small helpers ---------------------------------------------------------------- */
@@ -443,6 +445,10 @@ static fp_err ev_sns(ev_ctx *c, json_t *env, const char *type, const char *path,
     return ev_fail(d, FP_ERR_EVENT, path, ".Type", "not an S3 notification (SNS %s)", type);
   if (strcmp(type, "Notification") != 0)
     return ev_fail(d, FP_ERR_EVENT, path, ".Type", EV_UNKNOWN_SHAPE " (SNS Type \"%.64s\")", type);
+  if (c->no_envelope)
+    return ev_fail(d, FP_ERR_EVENT, path, ".Type",
+                   "an SNS envelope inside an SNS Message is not accepted (its signature "
+                   "is never checked)");
   json_t *msg = json_object_get(env, "Message");
   if (!msg || !json_is_string(msg))
     return ev_fail(d, FP_ERR_EVENT, path, ".Message",
@@ -527,12 +533,12 @@ static fp_err check_args(const char *p, fp_event_list *out, fp_diag *d) {
 }
 
 /* One whole document; base is its byte offset in the caller's text. */
-static fp_err parse_whole(const char *json, size_t len, size_t base, fp_event_list *out,
-                          fp_diag *d) {
+static fp_err parse_whole(const char *json, size_t len, size_t base, bool no_envelope,
+                          fp_event_list *out, fp_diag *d) {
   json_error_t je;
   json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
   if (!root) return json_fail(d, &je, "$", base, 0, "");
-  ev_ctx c = {.d = d};
+  ev_ctx c = {.d = d, .no_envelope = no_envelope};
   fp_err e = ev_value(&c, root, "$", 0);
   json_decref(root);
   return finish(&c, e, out);
@@ -541,7 +547,14 @@ static fp_err parse_whole(const char *json, size_t len, size_t base, fp_event_li
 fp_err fp_events_parse_json(const char *json, size_t len, fp_event_list *out, fp_diag *d) {
   fp_err e = check_args(json, out, d);
   if (e) return e;
-  return parse_whole(json, len, 0, out, d);
+  return parse_whole(json, len, 0, false, out, d);
+}
+
+fp_err fp_events_parse_sns_message(const char *json, size_t len, fp_event_list *out,
+                                   fp_diag *d) {
+  fp_err e = check_args(json, out, d);
+  if (e) return e;
+  return parse_whole(json, len, 0, true, out, d);
 }
 
 static int is_ws(char ch) {
@@ -581,7 +594,7 @@ fp_err fp_events_parse_text(const char *text, size_t len, fp_event_list *out, fp
   size_t i = start;
   while (i < len && is_ws(text[i])) i++;
   if (i == len) return ev_fail(d, FP_ERR_EVENT, "$", NULL, "no events: the text is empty");
-  if (text[i] == '[') return parse_whole(text + start, len - start, start, out, d);
+  if (text[i] == '[') return parse_whole(text + start, len - start, start, false, out, d);
   /* Parse the first document alone: whole text = one document, else JSON lines. */
   json_error_t je;
   json_t *root =

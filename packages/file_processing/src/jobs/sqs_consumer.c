@@ -294,7 +294,8 @@ static outcome handle(fp_sqs_consumer *c, const fp_sqs_message *m) {
   fp_event_list ev = {0};
   fp_diag d;
   fp_diag_clear(&d);
-  fp_err e = sns ? fp_events_parse_json(inner, inner_len, &ev, &d)
+  /* a verified envelope's Message holds events, never another (unverified) envelope */
+  fp_err e = sns ? fp_events_parse_sns_message(inner, inner_len, &ev, &d)
                  : fp_events_parse_json(m->body, m->body_len, &ev, &d);
   free(inner);
   if (e) {

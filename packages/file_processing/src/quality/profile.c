@@ -12,7 +12,9 @@
  *
  * Memory per column is bounded by distinct_exact_limit (exact table of 16-byte entries at
  * load <= 3/4, plus at most ARENA_MAX bytes of value texts), then by the fixed sketches
- * (16 KiB HLL + 64 space-saving counters); per table by dup_rows_memory (dupset.c).
+ * (16 KiB HLL + 64 space-saving counters); all exact tables and arenas together by
+ * exact_memory (a column that would pass it goes to its sketches early); per table by
+ * dup_rows_memory (dupset.c).
  * Distinct counts are over 64-bit XXH3 hashes: two different values colliding would be
  * counted once, which for n values happens with probability about n^2 / 2^65 (3e-8 for a
  * million values) — "exact" means exact up to that. */
@@ -33,6 +35,7 @@
 #define DEFAULT_DISTINCT_LIMIT 10000
 #define MAX_DISTINCT_LIMIT ((size_t)1 << 30)
 #define DEFAULT_DUP_MEMORY ((size_t)64 << 20)
+#define DEFAULT_EXACT_MEMORY ((size_t)256 << 20)
 #define ARENA_MAX ((size_t)1 << 20) /* value texts kept for exact top values, per column */
 #define NAME_MAX_BYTES 1024
 
@@ -88,6 +91,11 @@ struct fp_profiler {
   fp_findings *findings;
   fp_severity sev;
   size_t distinct_limit;
+  /* Bytes of exact tables and arenas over all columns, and their budget: the per-column
+   * bounds alone allow ~1.3 MiB a column, 20 GiB at FP_MAX_COLUMNS, so a wide file of
+   * distinct values could exhaust memory; past the budget a growing column goes to its
+   * sketches instead (its counts become approximate, and say so). */
+  size_t exact_bytes, exact_budget;
   bool has_header, started, finished;
   /* missing values: copies; mv_empty_only is the common {""} fast path */
   char **mv;
@@ -111,6 +119,7 @@ void fp_profile_opts_default(fp_profile_opts *o) {
   o->nmissing = 0;
   o->distinct_exact_limit = DEFAULT_DISTINCT_LIMIT;
   o->dup_rows_memory = DEFAULT_DUP_MEMORY;
+  o->exact_memory = DEFAULT_EXACT_MEMORY;
   o->structural_severity = FP_SEV_ERROR;
 }
 
@@ -160,6 +169,7 @@ fp_err fp_profiler_new(const fp_profile_opts *o, bool has_header, fp_findings *f
   p->sev = o->structural_severity;
   p->distinct_limit = o->distinct_exact_limit ? o->distinct_exact_limit : DEFAULT_DISTINCT_LIMIT;
   if (p->distinct_limit > MAX_DISTINCT_LIMIT) p->distinct_limit = MAX_DISTINCT_LIMIT;
+  p->exact_budget = o->exact_memory ? o->exact_memory : DEFAULT_EXACT_MEMORY;
   size_t mem = o->dup_rows_memory ? o->dup_rows_memory : DEFAULT_DUP_MEMORY;
   fp__dupset_init(&p->dup, mem);
   p->st.duplicate_rows_exact = true;
@@ -229,7 +239,7 @@ static ranked *rank_exact(const col *c) {
 
 /* Top values leave exact counting: the 64 most frequent values seed a space-saving sketch
  * with their exact counts (err 0); the arena is released. */
-static fp_err top_to_sketch(col *c) {
+static fp_err top_to_sketch(fp_profiler *p, col *c) {
   fp__ss *ss = malloc(sizeof *ss);
   ranked *r = rank_exact(c);
   if (!ss || !r) {
@@ -242,6 +252,7 @@ static fp_err top_to_sketch(col *c) {
     fp__ss_add(ss, r[i].h, r[i].text, r[i].len, r[i].count);
   free(r);
   free(c->arena);
+  p->exact_bytes -= c->arena_cap;
   c->arena = NULL;
   c->arena_len = c->arena_cap = 0;
   c->ss = ss;
@@ -250,9 +261,9 @@ static fp_err top_to_sketch(col *c) {
 }
 
 /* Distinct leaves exact counting: the HLL is seeded with every hash seen so far. */
-static fp_err distinct_to_hll(col *c) {
+static fp_err distinct_to_hll(fp_profiler *p, col *c) {
   if (c->top_exact) {
-    fp_err e = top_to_sketch(c);
+    fp_err e = top_to_sketch(p, c);
     if (e) return e;
   }
   fp__hll *h = malloc(sizeof *h);
@@ -261,6 +272,7 @@ static fp_err distinct_to_hll(col *c) {
   for (uint32_t i = 0; i < c->xt_cap; i++)
     if (c->xt[i].h) fp__hll_add(h, c->xt[i].h);
   free(c->xt);
+  p->exact_bytes -= (size_t)c->xt_cap * sizeof(xent);
   c->xt = NULL;
   c->xt_cap = c->xt_n = 0;
   c->hll = h;
@@ -268,7 +280,7 @@ static fp_err distinct_to_hll(col *c) {
   return FP_OK;
 }
 
-static fp_err xt_grow(col *c) {
+static fp_err xt_grow(fp_profiler *p, col *c) {
   uint32_t nc = c->xt_cap ? c->xt_cap * 2 : 16;
   xent *nt = calloc(nc, sizeof *nt);
   if (!nt) return FP_ERR_NOMEM;
@@ -279,6 +291,7 @@ static fp_err xt_grow(col *c) {
     nt[j] = c->xt[i];
   }
   free(c->xt);
+  p->exact_bytes += (size_t)(nc - c->xt_cap) * sizeof(xent);
   c->xt = nt;
   c->xt_cap = nc;
   return FP_OK;
@@ -286,13 +299,20 @@ static fp_err xt_grow(col *c) {
 
 /* Appends the value's text (cut to FP__TEXT_MAX on a character boundary) to the arena;
  * the caller checked that it fits under ARENA_MAX. */
-static fp_err arena_put(col *c, xent *x, const char *s, size_t k) {
+/* The arena capacity that holds k more bytes (the current one when they fit). */
+static size_t arena_next_cap(const col *c, size_t k) {
+  if (c->arena_len + k <= c->arena_cap) return c->arena_cap;
+  size_t nc = c->arena_cap ? c->arena_cap * 2 : 1024;
+  while (nc < c->arena_len + k) nc *= 2;
+  return nc > ARENA_MAX ? ARENA_MAX : nc;
+}
+
+static fp_err arena_put(fp_profiler *p, col *c, xent *x, const char *s, size_t k) {
   if (c->arena_len + k > c->arena_cap) {
-    size_t nc = c->arena_cap ? c->arena_cap * 2 : 1024;
-    while (nc < c->arena_len + k) nc *= 2;
-    if (nc > ARENA_MAX) nc = ARENA_MAX;
+    size_t nc = arena_next_cap(c, k);
     char *na = realloc(c->arena, nc);
     if (!na) return FP_ERR_NOMEM;
+    p->exact_bytes += nc - c->arena_cap;
     c->arena = na;
     c->arena_cap = nc;
   }
@@ -305,7 +325,7 @@ static fp_err arena_put(col *c, xent *x, const char *s, size_t k) {
 /* Hot path while the column is exact: one probe. A hit bumps the count and sets *seen; a
  * new value is inserted unless it would exceed the exact bound, in which case the column
  * switches to HLL and the caller feeds the sketches. */
-static fp_err exact_add(const fp_profiler *p, col *c, uint64_t h, const char *s, size_t n,
+static fp_err exact_add(fp_profiler *p, col *c, uint64_t h, const char *s, size_t n,
                         bool *seen) {
   uint32_t mask = c->xt_cap - 1;
   uint32_t i = (uint32_t)h & mask;
@@ -313,14 +333,17 @@ static fp_err exact_add(const fp_profiler *p, col *c, uint64_t h, const char *s,
     if (c->xt[i].h == h) {
       *seen = true;
       if (!c->top_exact) return FP_OK; /* the table only serves distinct now */
-      if (c->xt[i].count == UINT32_MAX - 1) return top_to_sketch(c); /* caller counts it */
+      if (c->xt[i].count == UINT32_MAX - 1) return top_to_sketch(p, c); /* caller counts it */
       c->xt[i].count++;
       return FP_OK;
     }
   }
-  if (c->xt_n + 1u > p->distinct_limit) return distinct_to_hll(c);
+  if (c->xt_n + 1u > p->distinct_limit) return distinct_to_hll(p, c);
   if ((c->xt_n + 1u) * 4 > (uint64_t)c->xt_cap * 3) { /* load <= 3/4 */
-    fp_err e = xt_grow(c);
+    /* doubling would pass the table-wide budget: this column goes approximate */
+    if (p->exact_bytes + (size_t)c->xt_cap * sizeof(xent) > p->exact_budget)
+      return distinct_to_hll(p, c);
+    fp_err e = xt_grow(p, c);
     if (e) return e;
     mask = c->xt_cap - 1;
     for (i = (uint32_t)h & mask; c->xt[i].h; i = (i + 1) & mask) {
@@ -329,8 +352,9 @@ static fp_err exact_add(const fp_profiler *p, col *c, uint64_t h, const char *s,
   /* Texts for exact top values are bounded too: past ARENA_MAX the sketch takes over
    * (before this value is inserted, so the caller counts it in the sketch exactly once). */
   size_t k = fp__utf8_cut(s, n, FP__TEXT_MAX);
-  if (c->top_exact && c->arena_len + k > ARENA_MAX) {
-    fp_err e = top_to_sketch(c);
+  if (c->top_exact && (c->arena_len + k > ARENA_MAX ||
+                       p->exact_bytes + (arena_next_cap(c, k) - c->arena_cap) > p->exact_budget)) {
+    fp_err e = top_to_sketch(p, c);
     if (e) return e;
   }
   xent *x = &c->xt[i];
@@ -338,7 +362,7 @@ static fp_err exact_add(const fp_profiler *p, col *c, uint64_t h, const char *s,
   x->count = 1;
   x->ref = 0;
   c->xt_n++;
-  return c->top_exact ? arena_put(c, x, s, k) : FP_OK;
+  return c->top_exact ? arena_put(p, c, x, s, k) : FP_OK;
 }
 
 /* ---- the per-cell hot path --------------------------------------------------------------- */
@@ -409,7 +433,7 @@ static void text_minmax(col *c, const char *s, uint32_t n) {
   }
 }
 
-static fp_err profile_cell(const fp_profiler *p, col *c, const char *s, uint32_t n, uint64_t h) {
+static fp_err profile_cell(fp_profiler *p, col *c, const char *s, uint32_t n, uint64_t h) {
   c->count++;
   if (is_missing(p, s, n)) {
     c->missing++;
@@ -439,7 +463,7 @@ static fp_err profile_cell(const fp_profiler *p, col *c, const char *s, uint32_t
   bool seen = false;
   if (c->distinct_exact) {
     if (!c->xt_cap) {
-      fp_err e = xt_grow(c);
+      fp_err e = xt_grow(p, c);
       if (e) return e;
     }
     fp_err e = exact_add(p, c, h, s, n, &seen);

@@ -40,6 +40,7 @@ typedef struct fp__tsc {
   const char *pattern_fmt; /* strptime pattern (borrowed from the field's format) */
   void *re;                /* pcre2_code * or NULL */
   bool jit;                /* re has JIT code: match with pcre2_jit_match */
+  void *mctx;              /* pcre2_match_context * with the match limits, when re */
   bool has_min, has_max, has_xmin, has_xmax;
   fp_value min, max, xmin, xmax;
   fp_value *enums;

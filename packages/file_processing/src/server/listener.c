@@ -88,6 +88,7 @@ static fp_err cfg_flag(const fp_config *c, const char *key, bool *inout, fp_diag
 
 fp_err fp_listener_opts_from_config(const fp_config *c, fp_listener_opts *o, fp_diag *d) {
   long long port = o->port, threads = o->http_threads, timeout = o->conn_timeout_s;
+  long long req_timeout = o->request_timeout_s, max_conns = o->max_connections;
   long long qmax = o->queue_max ? o->queue_max : FP_LISTENER_DEFAULT_QUEUE_MAX;
   o->store_url = fp_config_str(c, "DATABASE_URL", "sqlite:///file_processing.db");
   o->bind = fp_config_str(c, "FP_BIND", o->bind);
@@ -95,6 +96,8 @@ fp_err fp_listener_opts_from_config(const fp_config *c, fp_listener_opts *o, fp_
   fp_err e = cfg_ll(c, "PORT", 0, 65535, &port, d);
   if (!e) e = cfg_ll(c, "FP_HTTP_THREADS", 1, 1024, &threads, d);
   if (!e) e = cfg_ll(c, "FP_HTTP_TIMEOUT_S", 1, 3600, &timeout, d);
+  if (!e) e = cfg_ll(c, "FP_HTTP_REQUEST_TIMEOUT_S", 1, 3600, &req_timeout, d);
+  if (!e) e = cfg_ll(c, "FP_HTTP_MAX_CONNECTIONS", 1, 100000, &max_conns, d);
   if (!e) e = cfg_ll(c, "FP_QUEUE_MAX", 1, 1000000000LL, &qmax, d);
   size_t body = o->max_body ? o->max_body : FP_LISTENER_DEFAULT_MAX_BODY;
   if (!e) e = fp_config_size(c, "FP_MAX_BODY", body, &body, d);
@@ -108,6 +111,8 @@ fp_err fp_listener_opts_from_config(const fp_config *c, fp_listener_opts *o, fp_
   o->port = (unsigned)port;
   o->http_threads = (unsigned)threads;
   o->conn_timeout_s = (unsigned)timeout;
+  o->request_timeout_s = (unsigned)req_timeout;
+  o->max_connections = (unsigned)max_conns;
   o->queue_max = qmax;
   o->max_body = body;
   return FP_OK;
@@ -217,7 +222,7 @@ static unsigned on_notification(fp_listener *l, const fp_sns_message *m, answer 
   fp_event_list ev = {0};
   fp_diag d;
   fp_diag_clear(&d);
-  if (fp_events_parse_json(m->message, m->message_len, &ev, &d)) {
+  if (fp_events_parse_sns_message(m->message, m->message_len, &ev, &d)) {
     fp_warn("SNS Notification %s: Message is not an S3 event: %s", m->message_id, d.msg);
     return fail(a, 400, "Message is not an S3 event notification", d.msg);
   }
@@ -342,6 +347,97 @@ static unsigned sns_flow(fp_listener *l, struct MHD_Connection *c, const post_re
   return st;
 }
 
+/* ---- request deadline (slowloris) ---------------------------------------------------- */
+
+struct fp__conn {
+  struct fp__conn *prev, *next;
+  int fd;
+  int64_t since_ms;  /* connection opened or previous request answered (monotonic) */
+  bool received;     /* the current request arrived completely: no deadline while handled */
+  bool cut;          /* already shut down by the reaper */
+};
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct fp__conn *conn_of(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *i =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return i ? (struct fp__conn *)i->socket_context : NULL;
+}
+
+/* received = true: the request is complete (the handler runs, no deadline);
+ * false: the next request on this connection starts its clock now. */
+static void conn_mark(fp_listener *l, struct MHD_Connection *c, bool received) {
+  struct fp__conn *k = conn_of(c);
+  if (!k) return;
+  pthread_mutex_lock(&l->conn_mu);
+  k->received = received;
+  if (!received) k->since_ms = mono_ms();
+  pthread_mutex_unlock(&l->conn_mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  fp_listener *l = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct fp__conn *k = i ? calloc(1, sizeof *k) : NULL;
+    if (!k) return; /* untracked: MHD's idle timeout still applies */
+    k->fd = i->connect_fd;
+    k->since_ms = mono_ms();
+    pthread_mutex_lock(&l->conn_mu);
+    k->next = l->conns;
+    if (l->conns) l->conns->prev = k;
+    l->conns = k;
+    pthread_mutex_unlock(&l->conn_mu);
+    *socket_context = k;
+    return;
+  }
+  struct fp__conn *k = *socket_context;
+  if (!k) return;
+  /* unlinked before MHD closes the socket, so the reaper never shuts down a reused fd */
+  pthread_mutex_lock(&l->conn_mu);
+  if (k->prev) k->prev->next = k->next;
+  else l->conns = k->next;
+  if (k->next) k->next->prev = k->prev;
+  pthread_mutex_unlock(&l->conn_mu);
+  free(k);
+  *socket_context = NULL;
+}
+
+static void *reaper_main(void *arg) {
+  fp_listener *l = arg;
+  int64_t limit = (int64_t)l->o.request_timeout_s * 1000;
+  pthread_mutex_lock(&l->conn_mu);
+  while (!l->reaper_stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 250 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    pthread_cond_timedwait(&l->reaper_cv, &l->conn_mu, &until);
+    int64_t now = mono_ms();
+    unsigned cut = 0;
+    for (struct fp__conn *k = l->conns; k && !l->reaper_stop; k = k->next) {
+      if (k->received || k->cut || now - k->since_ms <= limit) continue;
+      /* shutdown, not close: MHD sees end of file and frees the connection itself */
+      shutdown(k->fd, SHUT_RDWR);
+      k->cut = true;
+      cut++;
+    }
+    if (cut) { /* one line per pass: a flood of slow clients must not flood the log */
+      atomic_fetch_add(&l->m.slow_requests, cut);
+      fp_warn("http: %u connection(s) closed: request not complete within %u s "
+              "(FP_HTTP_REQUEST_TIMEOUT_S)", cut, l->o.request_timeout_s);
+    }
+  }
+  pthread_mutex_unlock(&l->conn_mu);
+  return NULL;
+}
+
 /* ---- routing ------------------------------------------------------------------------ */
 
 static unsigned readiness(fp_listener *l, const char **why) {
@@ -397,6 +493,7 @@ static bool content_length_over(const char *v, size_t max) {
 static enum MHD_Result finish_post(fp_listener *l, struct MHD_Connection *c, post_req *r) {
   answer a = {0, FP__T_INVALID, {0}};
   fp_buf_init(&a.body, 64 * 1024);
+  conn_mark(l, c, true);
   if (r->too_large) fail(&a, 413, "body too large", NULL);
   else sns_flow(l, c, r, &a);
   fp__metrics_count(&l->m, a.type, a.status);
@@ -411,7 +508,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *upload, size_t *upload_size, void **con_cls) {
   fp_listener *l = cls;
   (void)version;
-  if (strcmp(method, "POST") != 0) return route_get(l, c, url, method);
+  if (strcmp(method, "POST") != 0) {
+    conn_mark(l, c, true);
+    return route_get(l, c, url, method);
+  }
   if (strcmp(url, "/") != 0) return respond_text(l, c, FP__T_OTHER, 404, "not found\n");
   post_req *r = *con_cls;
   if (!r) {
@@ -444,7 +544,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-  (void)cls, (void)c, (void)toe;
+  (void)toe;
+  conn_mark(cls, c, false);
   post_req *r = *con_cls;
   if (!r) return;
   fp_buf_free(&r->body);
@@ -510,6 +611,7 @@ static fp_err start_mhd(fp_listener *l, fp_diag *d) {
   }
   unsigned threads = l->o.http_threads ? l->o.http_threads : 8;
   unsigned timeout = l->o.conn_timeout_s ? l->o.conn_timeout_s : 30;
+  unsigned max_conns = l->o.max_connections;
   for (int attempt = 0; attempt < 2 && !l->mhd; attempt++) {
     unsigned f = flags;
     if (!bind && attempt == 0) f |= MHD_USE_DUAL_STACK; /* all interfaces, v6 and v4 */
@@ -520,6 +622,8 @@ static fp_err start_mhd(fp_listener *l, fp_diag *d) {
     l->mhd = MHD_start_daemon(
         f, (uint16_t)l->o.port, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, (void *)NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)l,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, (void *)l,
+        MHD_OPTION_CONNECTION_LIMIT, max_conns,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
         MHD_OPTION_ARRAY, bind ? sockopt : sockopt + 1, MHD_OPTION_END);
     if (bind) break;
@@ -542,7 +646,12 @@ fp_err fp_listener_start(const fp_listener_opts *o, const fp_listener_hooks *hoo
   if (!l->o.max_body || l->o.max_body > FP_SNS_MAX_BODY) l->o.max_body = FP_LISTENER_DEFAULT_MAX_BODY;
   if (l->o.queue_max <= 0) l->o.queue_max = FP_LISTENER_DEFAULT_QUEUE_MAX;
   if (hooks) l->hooks = *hooks;
+  if (!l->o.request_timeout_s) l->o.request_timeout_s = 10;
+  if (!l->o.max_connections) l->o.max_connections = 512;
   pthread_mutex_init(&l->stores.mu, NULL);
+  pthread_mutex_init(&l->conn_mu, NULL);
+  pthread_cond_init(&l->reaper_cv, NULL);
+  l->conn_mu_ok = true;
   l->store_url = strdup(o->store_url);
   l->stores.url = strdup(o->store_url);
   l->bind = dup_or_null(o->bind);
@@ -560,6 +669,9 @@ fp_err fp_listener_start(const fp_listener_opts *o, const fp_listener_hooks *hoo
   if (!e && fp_store_open(l->store_url, &st, d)) e = d ? d->code : FP_ERR_DB;
   if (st) fp__store_release(&l->stores, st, false);
   if (!e) e = start_mhd(l, d);
+  if (!e && pthread_create(&l->reaper, NULL, reaper_main, l) != 0)
+    e = fp_diag_set(d, FP_ERR_NOMEM, "cannot start the request deadline thread");
+  if (!e) l->reaper_running = true;
   if (e) {
     fp_listener_free(l);
     return e;
@@ -571,9 +683,10 @@ fp_err fp_listener_start(const fp_listener_opts *o, const fp_listener_hooks *hoo
     fp_warn("raw SNS message delivery is ACCEPTED (FP_SNS_ALLOW_RAW=1): raw deliveries carry "
             "no signature; only safe on a private network");
   fp_info("SNS listener on %s port %u (%u HTTP threads, max body %zu, queue max %lld, "
-          "topics %s)", l->bind ? l->bind : "all interfaces", l->port,
+          "topics %s, request timeout %u s, max connections %u)",
+          l->bind ? l->bind : "all interfaces", l->port,
           l->o.http_threads ? l->o.http_threads : 8, l->o.max_body, (long long)l->o.queue_max,
-          l->ntopics ? "restricted" : "any");
+          l->ntopics ? "restricted" : "any", l->o.request_timeout_s, l->o.max_connections);
   *out = l;
   return FP_OK;
 }
@@ -585,8 +698,20 @@ void fp_listener_begin_shutdown(fp_listener *l) {
     fp_info("listener: shutdown began (readyz and POST / answer 503)");
 }
 
+static void stop_reaper(fp_listener *l) {
+  if (!l->reaper_running) return;
+  pthread_mutex_lock(&l->conn_mu);
+  l->reaper_stop = true;
+  pthread_cond_signal(&l->reaper_cv);
+  pthread_mutex_unlock(&l->conn_mu);
+  pthread_join(l->reaper, NULL);
+  l->reaper_running = false;
+}
+
 void fp_listener_stop(fp_listener *l) {
-  if (!l || !l->mhd) return;
+  if (!l) return;
+  stop_reaper(l);
+  if (!l->mhd) return;
   atomic_store(&l->shutting_down, true);
   MHD_stop_daemon(l->mhd);
   l->mhd = NULL;
@@ -597,6 +722,10 @@ void fp_listener_free(fp_listener *l) {
   if (!l) return;
   fp_listener_stop(l);
   store_stack_free(&l->stores);
+  if (l->conn_mu_ok) {
+    pthread_mutex_destroy(&l->conn_mu);
+    pthread_cond_destroy(&l->reaper_cv);
+  }
   fp_sns_verifier_free(l->verifier);
   free(l->store_url);
   free(l->bind);

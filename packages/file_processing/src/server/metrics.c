@@ -52,6 +52,7 @@ static fp_err render_requests(fp__metrics *m, fp_buf *b) {
   if (!e) e = counter(b, "fp_sns_jobs_created_total", "Jobs recorded by the listener.", ld(&m->jobs_created));
   if (!e) e = counter(b, "fp_sns_jobs_duplicate_total", "Object versions that already had a job (redeliveries).", ld(&m->jobs_duplicate));
   if (!e) e = counter(b, "fp_sns_events_skipped_total", "s3:TestEvent and non-ObjectCreated records skipped.", ld(&m->events_skipped));
+  if (!e) e = counter(b, "fp_http_slow_requests_closed_total", "Connections closed because a request did not arrive within FP_HTTP_REQUEST_TIMEOUT_S.", ld(&m->slow_requests));
   if (!e) e = counter(b, "fp_sns_queue_full_total", "Notifications refused with 503 because the queue was full.", ld(&m->queue_full));
   if (!e) e = counter(b, "fp_sns_db_errors_total", "Requests answered 503 because of a database error.", ld(&m->db_errors));
   return e;

@@ -37,6 +37,7 @@ typedef struct fp__metrics {
   atomic_ullong events_skipped; /* s3:TestEvent and non-ObjectCreated records */
   atomic_ullong queue_full;     /* 503 because of FP_QUEUE_MAX */
   atomic_ullong db_errors;      /* 503 because of the DB */
+  atomic_ullong slow_requests;  /* connections cut by FP_HTTP_REQUEST_TIMEOUT_S */
 } fp__metrics;
 
 typedef struct fp__store_stack {
@@ -58,6 +59,15 @@ struct fp_listener {
   atomic_bool shutting_down;
   fp__store_stack stores;
   fp__metrics m;
+  /* Open connections and the reaper that cuts requests over request_timeout_s: MHD's own
+   * timeout only measures idleness, so a client sending one byte a second kept a
+   * connection (and its memory) forever. conn_mu guards the list, reaper_stop and the
+   * sockets' lifetime (MHD closes a socket only after its CLOSED notification). */
+  pthread_mutex_t conn_mu;
+  pthread_cond_t reaper_cv;
+  pthread_t reaper;
+  bool reaper_running, reaper_stop, conn_mu_ok;
+  struct fp__conn *conns;
 };
 
 /* Store handles (see fp_server.h). acquire → NULL with d set on failure. release with

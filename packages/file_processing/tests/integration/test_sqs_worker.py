@@ -347,6 +347,21 @@ class SqsWorkerTest(FpTestCase):
         self.assertIn("body is not an S3 event", log)
         self.assertIn("NOT deleted", log)
 
+    def test_envelope_inside_a_verified_envelope_is_poison(self):
+        """A signed envelope whose Message is a second, unsigned envelope (another topic):
+        nobody verified the inner one, so it makes no job and the message stays."""
+        self.put("in/ok.csv", CSV, bucket=BUCKET)
+        inner = json.dumps({"Type": "Notification", "MessageId": "inner-1",
+                            "TopicArn": "arn:aws:sns:us-east-1:999999999999:elsewhere",
+                            "Message": s3_event("in/ok.csv", bucket=BUCKET)})
+        mid = SERVER.send(self.queue, sns_envelope(inner, key_path=self.key))
+        p = self.start()
+        self.wait_for(lambda: "SQS message %s (receive 2)" % mid in self.log(), timeout=30,
+                      what="a second receive of %s" % mid)
+        self.stop(p)
+        self.assertEqual(self.jobs(), [])
+        self.assertIn("envelope inside an SNS Message is not accepted", self.log())
+
     def test_sns_verify_off_accepts_unsigned_envelopes(self):
         self.put("in/u.csv", CSV, bucket=BUCKET)
         SERVER.send(self.queue, sns_envelope(s3_event("in/u.csv", bucket=BUCKET, eTag="u")))

@@ -173,6 +173,20 @@ static void test_mask_url(void **state) {
   assert_string_equal(out, "postgresql://fp:***@db/x?u=a@b");
   fp_mask_url("postgresql://fp@db/x", out, sizeof out);
   assert_string_equal(out, "postgresql://fp@db/x");
+  /* libpq also takes the password from the query string */
+  fp_mask_url("postgresql://db:5432/x?user=fp&password=s3cret&sslmode=require", out, sizeof out);
+  assert_string_equal(out, "postgresql://db:5432/x?user=fp&password=***&sslmode=require");
+  fp_mask_url("postgresql://u:a@db/x?SSLPassword=k3y#frag", out, sizeof out);
+  assert_string_equal(out, "postgresql://u:***@db/x?SSLPassword=***#frag");
+  fp_mask_url("https://b.s3.amazonaws.com/k?X-Amz-Security-Token=t0k&X-Amz-Signature=abc&a=1",
+              out, sizeof out);
+  assert_string_equal(out, "https://b.s3.amazonaws.com/k?X-Amz-Security-Token=***&"
+                           "X-Amz-Signature=***&a=1");
+  fp_mask_url("http://h/p#x?password=notaquery", out, sizeof out);
+  assert_string_equal(out, "http://h/p#x?password=notaquery");
+  char small[12];
+  fp_mask_url("postgresql://u:secret@h/x", small, sizeof small);
+  assert_string_equal(small, "postgresql:");
 }
 
 int main(void) {

@@ -828,8 +828,43 @@ static void test_hist_export_quantiles(void **state) {
   assert_false(out.present);
 }
 
+/* Many high-cardinality columns: the exact tables of all columns together stay within
+ * exact_memory; columns past it go approximate (and say so), counts stay close, and with
+ * room for everything nothing goes approximate. */
+static void test_exact_memory_budget_over_columns(void **state) {
+  (void)state;
+  enum { NCOLS = 40, NROWS = 3000 };
+  for (int tight = 0; tight < 2; tight++) {
+    fp_profile_opts o;
+    fp_profile_opts_default(&o);
+    o.dup_rows_memory = 1 << 20;
+    o.exact_memory = tight ? (size_t)256 << 10 : (size_t)64 << 20;
+    fx x = mk(&o, true);
+    char names[NCOLS][8], vals[NCOLS][24];
+    const char *v[NCOLS];
+    for (int k = 0; k < NCOLS; k++) snprintf(names[k], sizeof names[k], "c%d", k), v[k] = names[k];
+    assert_int_equal(feed_n(x.p, 1, 0, v, NCOLS), FP_OK);
+    for (uint32_t i = 0; i < NROWS; i++) {
+      for (int k = 0; k < NCOLS; k++) snprintf(vals[k], sizeof vals[k], "%d-%u", k, i), v[k] = vals[k];
+      assert_int_equal(feed_n(x.p, 2 + i, 0, v, NCOLS), FP_OK);
+    }
+    finish(&x);
+    int approx = 0;
+    for (int k = 0; k < NCOLS; k++) {
+      const fp_column_profile *c = fp_profiler_column(x.p, (uint32_t)k);
+      approx += c->distinct_approx;
+      double err = fabs((double)c->distinct - NROWS) / NROWS;
+      if (err > 0.03) fail_msg("column %d: distinct %" PRIu64 " for %d", k, c->distinct, NROWS);
+    }
+    if (tight) assert_true(approx > NCOLS / 2); /* 40 x 3000 values need ~4 MiB exact */
+    else assert_int_equal(approx, 0);
+    done(&x);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_exact_memory_budget_over_columns),
       cmocka_unit_test(test_header_findings),
       cmocka_unit_test(test_row_structure),
       cmocka_unit_test(test_structural_severity_option),
