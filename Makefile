@@ -6,8 +6,11 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CC         ?= cc
 PKG        := packages/file_processing
 DEMO_KEY   := from_client/nm_albuquerque/Officer_Detail.csv
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZERS      ?=
 
-.PHONY: all deps build demo test test-asan test-clang test-image bench clean help
+.PHONY: all deps build demo test test-asan test-clang test-image bench fuzz clean help
 
 all: build
 
@@ -17,6 +20,8 @@ help:
 	@echo "make test-asan  the whole suite under AddressSanitizer + UBSan"
 	@echo "make test-clang build and test with clang"
 	@echo "make bench      throughput and peak memory on a generated ~1 GiB file"
+	@echo "make fuzz       each libFuzzer harness FUZZ_SECONDS (60) s; new coverage merged"
+	@echo "                into the corpora; fails on a crash (FUZZERS=\"fuzz_csv ...\" picks some)"
 	@echo "make clean      remove build directories"
 
 deps:
@@ -55,8 +60,15 @@ test-clang: deps
 test-image: build
 	@bash $(PKG)/tests/image/test_image.sh
 
+# clang + libFuzzer + ASan/UBSan in its own build directory; the corpora it grows are
+# committed (packages/file_processing/fuzz/README.md).
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFP_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
+	@bash $(PKG)/fuzz/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZERS)
+
 bench: build
 	@bash $(PKG)/bench/run_bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-clang
+	rm -rf $(BUILD) $(ASAN_BUILD) build-clang $(FUZZ_BUILD)
