@@ -47,7 +47,8 @@ static void cast_cells(const fp_contract *c, const char *cells, size_t n) {
       if (first != FP_CONSTRAINT_NONE && !(all & (1u << first))) __builtin_trap();
       if (first != FP_CONSTRAINT_NONE) fp_constraint_note(f, first, note, sizeof note);
       size_t tl = fp_value_format(&v, text, sizeof text);
-      if (tl < sizeof text && strlen(text) != tl) __builtin_trap();
+      /* NUL-terminated at the returned length (text values may hold NUL bytes) */
+      if (tl < sizeof text && text[tl] != '\0') __builtin_trap();
       if (have_prev[i]) {
         int a = fp_value_cmp(&prev[i], &v), b = fp_value_cmp(&v, &prev[i]);
         if (a != -2 && b != -2 && (a > 0) != (b < 0)) __builtin_trap(); /* antisymmetric */

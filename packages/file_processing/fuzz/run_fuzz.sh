@@ -33,7 +33,7 @@ for name in "$@"; do
   (cd "$work" && TMPDIR="$work" "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 "${dict[@]}" -artifact_prefix="$work/artifacts/" corpus \
       >"$work/log" 2>&1) || rc=$?
-  grep -E '^#[0-9]+ +DONE|^stat::number_of_executed_units|^stat::average_exec_per_sec' \
+  grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units|^stat::average_exec_per_sec' \
     "$work/log" | sed "s/^/  $name: /" || true
   shopt -s nullglob
   found=("$work"/artifacts/*)
