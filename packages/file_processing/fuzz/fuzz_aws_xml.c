@@ -23,10 +23,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
-static const char *const TAGS[] = {"Credentials", "AccessKeyId", "SecretAccessKey",
-                                   "SessionToken", "Expiration",  "Code",
-                                   "Message",      "Error",       "RequestId",
-                                   "x"};
+static const char *const TAGS[] = {
+    "Credentials", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration",
+    "Code",        "Message",     "Error",           "RequestId",    "x"};
 
 static void check_tag(const char *xml, size_t n, const char *tag) {
   const char *inner = NULL;

@@ -53,8 +53,10 @@ static void cast_cells(const fp_contract *c, const char *cells, size_t n) {
         int a = fp_value_cmp(&prev[i], &v), b = fp_value_cmp(&v, &prev[i]);
         if (a != -2 && b != -2 && (a > 0) != (b < 0)) __builtin_trap(); /* antisymmetric */
       }
-      if (v.text) have_prev[i] = false; /* text views die with this cell; do not keep */
-      else prev[i] = v, have_prev[i] = true;
+      if (v.text)
+        have_prev[i] = false; /* text views die with this cell; do not keep */
+      else
+        prev[i] = v, have_prev[i] = true;
     }
     char key[512];
     size_t kl = len < sizeof key - 1 ? len : sizeof key - 1;

@@ -119,8 +119,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (sw & 8) fp_listener_begin_shutdown(l);
 
   static const char *const raws[] = {NULL, "true", "TRUE", "false"};
-  static const char *const types[] = {NULL, "Notification", "SubscriptionConfirmation",
-                                      "UnsubscribeConfirmation", "notification", ""};
+  static const char *const types[] = {
+      NULL, "Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation", "notification",
+      ""};
   const char *raw = raws[hd & 3];
   const char *type = types[(hd >> 2) % 6];
   size_t max_body = o.max_body ? o.max_body : FP_LISTENER_DEFAULT_MAX_BODY;

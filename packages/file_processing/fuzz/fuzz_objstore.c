@@ -56,16 +56,17 @@ static void link_(const char *target, const char *rel) {
 static void rm(const char *rel, int is_dir) {
   char p[1024];
   snprintf(p, sizeof p, "%s/%s", base, rel);
-  if (is_dir) rmdir(p);
-  else unlink(p);
+  if (is_dir)
+    rmdir(p);
+  else
+    unlink(p);
 }
 
 static void cleanup(void) {
   fp_objstore_free(S);
-  static const char *const files[] = {"outside/secret.csv", "root/bucket/dir/a.csv",
-                                      "root/plain.csv",     "root/bucket/up",
-                                      "root/leak.csv",      "root/bucket/same",
-                                      "root/bucket/loop"};
+  static const char *const files[] = {
+      "outside/secret.csv", "root/bucket/dir/a.csv", "root/plain.csv",  "root/bucket/up",
+      "root/leak.csv",      "root/bucket/same",      "root/bucket/loop"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) rm(files[i], 0);
   static const char *const dirs[] = {"root/bucket/dir", "root/bucket", "root", "outside"};
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) rm(dirs[i], 1);

@@ -81,8 +81,10 @@ static int run_dir(const char *dir, size_t *count) {
     if (n == cap) {
       cap = cap ? cap * 2 : 64;
       char **nn = realloc(names, cap * sizeof *nn);
-      if (!nn) rc = 2;
-      else names = nn;
+      if (!nn)
+        rc = 2;
+      else
+        names = nn;
     }
     if (!rc && !(names[n] = strdup(de->d_name))) rc = 2;
     if (!rc) n++;
@@ -94,7 +96,8 @@ static int run_dir(const char *dir, size_t *count) {
       size_t len = strlen(dir) + strlen(names[i]) + 2;
       char *path = malloc(len);
       struct stat st;
-      if (!path) rc = 2;
+      if (!path)
+        rc = 2;
       else {
         snprintf(path, len, "%s/%s", dir, names[i]);
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) rc = run_file(path, count);
