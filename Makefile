@@ -6,8 +6,11 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CC         ?= cc
 PKG        := packages/file_processing
 DEMO_KEY   := from_client/nm_albuquerque/Officer_Detail.csv
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZERS      ?=
 
-.PHONY: all deps build demo demo-run test test-asan test-clang test-image bench chaos clean help
+.PHONY: all deps build demo demo-run test test-asan test-clang test-image bench chaos fuzz clean help
 
 all: build
 
@@ -19,6 +22,8 @@ help:
 	@echo "make test-clang build and test with clang"
 	@echo "make bench      throughput and peak memory on a generated ~1 GiB file"
 	@echo "make chaos      SIGKILL the SNS listener while 1,000 notifications arrive (PostgreSQL)"
+	@echo "make fuzz       each libFuzzer harness FUZZ_SECONDS (60) s; new coverage merged"
+	@echo "                into the corpora; fails on a crash (FUZZERS=\"fuzz_csv ...\" picks some)"
 	@echo "make clean      remove build directories"
 
 deps:
@@ -78,6 +83,13 @@ test-clang: deps
 test-image: build
 	@bash $(PKG)/tests/image/test_image.sh
 
+# clang + libFuzzer + ASan/UBSan in its own build directory; the corpora it grows are
+# committed (packages/file_processing/fuzz/README.md).
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFP_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
+	@bash $(PKG)/fuzz/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZERS)
+
 bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash $(PKG)/bench/run_bench.sh $(BUILD)
@@ -91,4 +103,4 @@ chaos: build
 	  /usr/bin/python3 $(PKG)/tests/chaos/chaos.py $(CHAOS_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-clang
+	rm -rf $(BUILD) $(ASAN_BUILD) build-clang $(FUZZ_BUILD)

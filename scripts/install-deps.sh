@@ -5,6 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config clang
+  libclang-rt-14-dev # clang 14's libFuzzer and sanitizer runtimes (make fuzz, FP_FUZZ=ON)
   libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libyaml-dev
   libpcre2-dev libxxhash-dev libsqlite3-dev libpq-dev zlib1g-dev libzstd-dev
   libcmocka-dev

@@ -1,11 +1,6 @@
 /* fuzz_event.c — libFuzzer harness for event parsing (fp_events_parse_text/json) and S3
- * key decoding (fp_s3_key_decode). Not built by CMake; build and run with e.g.
- *
- *   P=packages/file_processing
- *   clang -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
- *     -I $P/include $P/fuzz/fuzz_event.c $P/src/events/event.c $P/src/core/err.c \
- *     $(pkg-config --cflags --libs jansson) -o fuzz_event
- *   ./fuzz_event -max_total_time=60 corpus_dir/
+ * key decoding (fp_s3_key_decode). Built by CMake (FP_FUZZ=ON; the replay binary in every
+ * build); run with `make fuzz` (fuzz/README.md).
  *
  * Besides memory safety it checks the contract: on error the list is unchanged and the
  * diag carries a code; on success every item has a bucket and a non-empty key without

@@ -1,14 +1,6 @@
 /* fuzz_sns.c — libFuzzer harness for SNS message parsing, the string to sign, the URL
- * rules and signature verification against a fixed test certificate. Not built by CMake;
- * build and run with e.g.
- *
- *   P=packages/file_processing
- *   clang -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
- *     -I $P/include $P/fuzz/fuzz_sns.c $P/src/events/sns.c $P/src/core/err.c \
- *     $P/src/core/buf.c $P/src/core/log.c \
- *     $(pkg-config --cflags --libs jansson openssl libcurl) -lpthread -o fuzz_sns
- *   mkdir -p corpus && cp ../shared/conformance/sns_real/[a-z]*.json corpus/
- *   ./fuzz_sns -max_total_time=60 corpus/
+ * rules and signature verification against a fixed test certificate. Built by CMake
+ * (FP_FUZZ=ON; the replay binary in every build); run with `make fuzz` (fuzz/README.md).
  *
  * At start-up it makes an RSA key and a self-signed CN=sns.amazonaws.com certificate
  * (a temp file, mapped by basename in a test-mode verifier that never fetches). For every
@@ -38,7 +30,7 @@
 
 static fp_sns_verifier *V;
 static EVP_PKEY *K;
-static char cert_path[] = "/tmp/fuzz-sns-XXXXXX";
+static char cert_path[512];
 
 static void remove_cert_file(void) {
   unlink(cert_path);
@@ -72,6 +64,8 @@ static void make_cert_file(const char *path) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
   fp_log_set_level(FP_LOG_OFF);
+  const char *tmp = getenv("TMPDIR");
+  snprintf(cert_path, sizeof cert_path, "%s/fuzz-sns-XXXXXX", tmp && *tmp ? tmp : "/tmp");
   int fd = mkstemp(cert_path);
   if (fd < 0) die("mkstemp");
   close(fd);

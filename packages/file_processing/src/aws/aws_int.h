@@ -107,6 +107,15 @@ fp_err fp__sts_assume_role(const fp_config *cfg, const char *region, const fp_aw
                            const char *role_arn, const char *session_name, const char *external_id,
                            long duration_s, fp_aws_creds *out, fp_diag *d);
 
+/* ---- S3 <Error> bodies (s3.c) ------------------------------------------------------------ */
+
+/* Text of <tag> in an S3 <Error> body xml[0, len) (xml may be NULL), unescaped, cut to fit
+ * outsz; the raw inner text, cut, when unescaping it whole does not fit; "" when absent.
+ * Control bytes become '?' so the result is safe to log. */
+void fp__s3_error_field(const char *xml, size_t len, const char *tag, char *out, size_t outsz);
+/* S3/AWS error codes worth a retry (SlowDown, InternalError, RequestTimeout...). */
+bool fp__s3_code_is_retryable(const char *code);
+
 /* ---- shared config files (inifile.c) --------------------------------------------------- */
 
 #define FP__INI_MAX_BYTES ((size_t)1 << 20)

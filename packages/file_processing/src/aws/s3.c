@@ -458,7 +458,7 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud) {
 
 /* ---- one attempt ---------------------------------------------------------------------- */
 
-static bool code_is_retryable(const char *code) {
+bool fp__s3_code_is_retryable(const char *code) {
   static const char *const codes[] = {"SlowDown",
                                       "Throttling",
                                       "ThrottlingException",
@@ -480,13 +480,14 @@ static bool code_is_retryable(const char *code) {
   return false;
 }
 
-/* Text of <tag> in an <Error> body, cut to fit; "" when absent. */
-static void error_field(const fp_buf *body, const char *tag, char *out, size_t outsz) {
-  const char *xml = body->data ? body->data : "", *inner;
+/* Text of <tag> in an <Error> body (declared in aws_int.h for the fuzz harness). */
+void fp__s3_error_field(const char *xml, size_t len, const char *tag, char *out, size_t outsz) {
+  const char *inner;
   size_t n;
+  if (!xml) xml = "", len = 0;
   out[0] = '\0';
-  fp_err e = fp__xml_text(xml, body->len, tag, out, outsz);
-  if (e == FP_ERR_LIMIT && fp__xml_find(xml, body->len, tag, &inner, &n))
+  fp_err e = fp__xml_text(xml, len, tag, out, outsz);
+  if (e == FP_ERR_LIMIT && fp__xml_find(xml, len, tag, &inner, &n))
     copy_bounded(out, outsz, inner, n); /* too long to unescape whole: raw and cut */
   else if (e)
     out[0] = '\0';
@@ -496,15 +497,15 @@ static void error_field(const fp_buf *body, const char *tag, char *out, size_t o
 /* An HTTP error answer: retry, or the final error naming the object and S3's words. */
 static att_result http_error(s3_xfer *x, char *cause, size_t causesz) {
   char code[128], msg[384];
-  error_field(&x->errbody, "Code", code, sizeof code);
-  error_field(&x->errbody, "Message", msg, sizeof msg);
+  fp__s3_error_field(x->errbody.data, x->errbody.len, "Code", code, sizeof code);
+  fp__s3_error_field(x->errbody.data, x->errbody.len, "Message", msg, sizeof msg);
   char detail[640];
   snprintf(detail, sizeof detail, "HTTP %ld%s%.100s%s%.300s%s%.64s%s", x->status,
            code[0] ? " " : "", code, msg[0] ? ": " : "", msg,
            x->request_id[0] ? " (request id " : "", x->request_id, x->request_id[0] ? ")" : "");
   snprintf(cause, causesz, "%s", detail);
   long st = x->status;
-  if (code_is_retryable(code) || st == 429 || st == 500 || st == 502 || st == 503 || st == 504)
+  if (fp__s3_code_is_retryable(code) || st == 429 || st == 500 || st == 502 || st == 503 || st == 504)
     return ATT_RETRY;
   if (st == 404) return fail(x, FP_ERR_NOT_FOUND, "%s not found: %s", x->t->where, detail);
   if (st == 403) return fail(x, FP_ERR_FORBIDDEN, "access to %s refused: %s", x->t->where, detail);

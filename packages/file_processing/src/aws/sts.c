@@ -138,6 +138,9 @@ fp_err fp__xml_text(const char *xml, size_t n, const char *tag, char *out, size_
   if (!outsz) return FP_ERR_LIMIT;
   out[0] = '\0';
   if (!fp__xml_find(xml, n, tag, &in, &il)) return FP_ERR_NOT_FOUND;
+  /* Room for the NUL only: fp_buf_init(0) would mean "no cap", not "nothing fits" (and
+   * unescaping never turns non-empty text into empty). */
+  if (outsz == 1) return il ? FP_ERR_LIMIT : FP_OK;
   fp_buf b;
   fp_buf_init(&b, outsz - 1);
   fp_err e = fp_buf_append(&b, "", 0); /* NUL-terminated even when empty */

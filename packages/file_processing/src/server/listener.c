@@ -143,22 +143,22 @@ static enum MHD_Result respond_text(fp_listener *l, struct MHD_Connection *c, fp
 typedef struct answer {
   unsigned status;
   fp__req_type type;
-  fp_buf body;
+  fp_buf *body; /* the caller's */
 } answer;
 
 static unsigned fail(answer *a, unsigned status, const char *error, const char *detail) {
-  fp_buf_reset(&a->body);
-  fp_err e = fp_buf_puts(&a->body, "{\"error\":");
-  if (!e) e = fp__json_str(&a->body, error);
-  if (!e && detail && *detail) e = fp_buf_puts(&a->body, ",\"detail\":");
-  if (!e && detail && *detail) e = fp__json_str(&a->body, detail);
-  if (!e) fp_buf_putc(&a->body, '}');
+  fp_buf_reset(a->body);
+  fp_err e = fp_buf_puts(a->body, "{\"error\":");
+  if (!e) e = fp__json_str(a->body, error);
+  if (!e && detail && *detail) e = fp_buf_puts(a->body, ",\"detail\":");
+  if (!e && detail && *detail) e = fp__json_str(a->body, detail);
+  if (!e) fp_buf_putc(a->body, '}');
   return a->status = status;
 }
 
 static unsigned okay(answer *a, const char *json) {
-  fp_buf_reset(&a->body);
-  fp_buf_puts(&a->body, json);
+  fp_buf_reset(a->body);
+  fp_buf_puts(a->body, json);
   return a->status = 200;
 }
 
@@ -175,8 +175,8 @@ static unsigned enqueue_refs(fp_listener *l, const fp_event_list *ev, const char
   atomic_fetch_add(&l->m.events_skipped, ev->skipped);
   if (ev->n == 0) {
     fp_info("%s: %zu test/non-ObjectCreated event(s) skipped, no job", what, ev->skipped);
-    fp_buf_reset(&a->body);
-    fp_buf_appendf(&a->body, "{\"jobs\":0,\"created\":0,\"skipped\":%zu}", ev->skipped);
+    fp_buf_reset(a->body);
+    fp_buf_appendf(a->body, "{\"jobs\":0,\"created\":0,\"skipped\":%zu}", ev->skipped);
     return a->status = 200;
   }
   fp_diag d;
@@ -213,8 +213,8 @@ static unsigned enqueue_refs(fp_listener *l, const fp_event_list *ev, const char
   atomic_fetch_add(&l->m.jobs_created, ncreated);
   atomic_fetch_add(&l->m.jobs_duplicate, ev->n - ncreated);
   if (ncreated && l->hooks.jobs_enqueued) l->hooks.jobs_enqueued(l->hooks.ud, ncreated);
-  fp_buf_reset(&a->body);
-  fp_buf_appendf(&a->body, "{\"jobs\":%zu,\"created\":%zu}", ev->n, ncreated);
+  fp_buf_reset(a->body);
+  fp_buf_appendf(a->body, "{\"jobs\":%zu,\"created\":%zu}", ev->n, ncreated);
   return a->status = 200;
 }
 
@@ -298,35 +298,33 @@ static unsigned verify(fp_listener *l, const fp_sns_message *m, answer *a) {
   return fail(a, 403, "signature verification failed", d.msg);
 }
 
-static unsigned raw_delivery(fp_listener *l, const post_req *r, answer *a) {
+static unsigned raw_delivery(fp_listener *l, const char *body, size_t len, answer *a) {
   a->type = FP__T_RAW;
   if (!l->o.allow_raw) return fail(a, 403, "raw message delivery is not accepted", NULL);
   fp_warn("raw SNS delivery accepted UNSIGNED (FP_SNS_ALLOW_RAW=1)");
   fp_event_list ev = {0};
   fp_diag d;
   fp_diag_clear(&d);
-  if (fp_events_parse_json(r->body.data ? r->body.data : "", r->body.len, &ev, &d))
+  if (fp_events_parse_json(body, len, &ev, &d))
     return fail(a, 400, "body is not an S3 event notification", d.msg);
   unsigned status = enqueue_refs(l, &ev, "raw SNS delivery", a);
   fp_event_list_free(&ev);
   return status;
 }
 
-static unsigned sns_flow(fp_listener *l, struct MHD_Connection *c, const post_req *r,
-                         answer *a) {
+static unsigned sns_flow(fp_listener *l, const char *raw, const char *hdr, const char *body,
+                         size_t len, answer *a) {
   a->type = FP__T_INVALID;
   if (atomic_load(&l->shutting_down)) return fail(a, 503, "shutting down", NULL);
-  const char *raw = MHD_lookup_connection_value(c, MHD_HEADER_KIND, RAW_HDR);
-  if (raw && strcasecmp(raw, "true") == 0) return raw_delivery(l, r, a);
+  if (raw && strcasecmp(raw, "true") == 0) return raw_delivery(l, body, len, a);
   fp_sns_message m = {0};
   fp_diag d;
   fp_diag_clear(&d);
-  fp_err e = fp_sns_message_parse(r->body.data ? r->body.data : "", r->body.len, &m, &d);
+  fp_err e = fp_sns_message_parse(body, len, &m, &d);
   if (e == FP_ERR_LIMIT) return fail(a, 413, "body too large", NULL);
   if (e == FP_ERR_NOMEM) return fail(a, 503, "out of memory", NULL);
   if (e) return fail(a, 400, "malformed SNS message", d.msg);
   unsigned st = 0;
-  const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, SUB_HDR);
   if (hdr && strcmp(hdr, fp_sns_type_name(m.type)) != 0)
     st = fail(a, 400, "x-amz-sns-message-type does not match the body's Type", NULL);
   if (!st) st = verify(l, &m, a);
@@ -490,15 +488,25 @@ static bool content_length_over(const char *v, size_t max) {
   return errno != 0 || (unsigned long long)n > (unsigned long long)max;
 }
 
-static enum MHD_Result finish_post(fp_listener *l, struct MHD_Connection *c, post_req *r) {
-  answer a = {0, FP__T_INVALID, {0}};
-  fp_buf_init(&a.body, 64 * 1024);
-  conn_mark(l, c, true);
-  if (r->too_large) fail(&a, 413, "body too large", NULL);
-  else sns_flow(l, c, r, &a);
+unsigned fp__listener_post(fp_listener *l, const char *raw_hdr, const char *type_hdr,
+                           const char *body, size_t len, bool too_large, fp_buf *out) {
+  answer a = {0, FP__T_INVALID, out};
+  fp_buf_reset(out);
+  if (too_large) fail(&a, 413, "body too large", NULL);
+  else sns_flow(l, raw_hdr, type_hdr, body ? body : "", body ? len : 0, &a);
   fp__metrics_count(&l->m, a.type, a.status);
-  enum MHD_Result ok = respond(c, a.status, "application/json", a.body.data, a.body.len);
-  fp_buf_free(&a.body);
+  return a.status;
+}
+
+static enum MHD_Result finish_post(fp_listener *l, struct MHD_Connection *c, post_req *r) {
+  fp_buf out;
+  fp_buf_init(&out, 64 * 1024);
+  conn_mark(l, c, true);
+  unsigned status = fp__listener_post(l, MHD_lookup_connection_value(c, MHD_HEADER_KIND, RAW_HDR),
+                                      MHD_lookup_connection_value(c, MHD_HEADER_KIND, SUB_HDR),
+                                      r->body.data, r->body.len, r->too_large, &out);
+  enum MHD_Result ok = respond(c, status, "application/json", out.data, out.len);
+  fp_buf_free(&out);
   r->responded = true;
   return ok;
 }
@@ -636,8 +644,8 @@ static fp_err start_mhd(fp_listener *l, fp_diag *d) {
   return FP_OK;
 }
 
-fp_err fp_listener_start(const fp_listener_opts *o, const fp_listener_hooks *hooks, fp_listener **out,
-                         fp_diag *d) {
+fp_err fp__listener_new(const fp_listener_opts *o, const fp_listener_hooks *hooks,
+                        fp_listener **out, fp_diag *d) {
   *out = NULL;
   if (!o || !o->store_url) return fp_diag_set(d, FP_ERR_INVAL, "fp_listener_start: no store URL");
   fp_listener *l = calloc(1, sizeof *l);
@@ -668,7 +676,21 @@ fp_err fp_listener_start(const fp_listener_opts *o, const fp_listener_hooks *hoo
   fp_store *st = NULL;
   if (!e && fp_store_open(l->store_url, &st, d)) e = d ? d->code : FP_ERR_DB;
   if (st) fp__store_release(&l->stores, st, false);
-  if (!e) e = start_mhd(l, d);
+  if (e) {
+    fp_listener_free(l);
+    return e;
+  }
+  *out = l;
+  return FP_OK;
+}
+
+fp_err fp_listener_start(const fp_listener_opts *o, const fp_listener_hooks *hooks, fp_listener **out,
+                         fp_diag *d) {
+  *out = NULL;
+  fp_listener *l;
+  fp_err e = fp__listener_new(o, hooks, &l, d);
+  if (e) return e;
+  e = start_mhd(l, d);
   if (!e && pthread_create(&l->reaper, NULL, reaper_main, l) != 0)
     e = fp_diag_set(d, FP_ERR_NOMEM, "cannot start the request deadline thread");
   if (!e) l->reaper_running = true;

@@ -70,6 +70,19 @@ struct fp_listener {
   struct fp__conn *conns;
 };
 
+/* fp_listener_start without the socket: options copied, topics split, verifier built,
+ * store opened once (migrations). fp_listener_start calls it and then binds; the fuzz
+ * harness drives fp__listener_post on such a listener. Owned: fp_listener_free. */
+fp_err fp__listener_new(const fp_listener_opts *o, const fp_listener_hooks *hooks,
+                        fp_listener **out, fp_diag *d);
+/* The POST / flow of fp_server.h without a socket: the x-amz-sns-rawdelivery and
+ * x-amz-sns-message-type header values (NULL when absent) and the body (too_large: it
+ * went over max_body, body not read) → the HTTP status; out (initialised by the caller)
+ * is reset and receives the JSON answer. Counted in the metrics like any request. The MHD
+ * handler calls exactly this. */
+unsigned fp__listener_post(fp_listener *l, const char *raw_hdr, const char *type_hdr,
+                           const char *body, size_t len, bool too_large, fp_buf *out);
+
 /* Store handles (see fp_server.h). acquire → NULL with d set on failure. release with
  * broken = true closes the handle instead of keeping it. */
 fp_store *fp__store_acquire(fp__store_stack *s, fp_diag *d);
