@@ -146,6 +146,27 @@ int fp_store_schema_version(fp_store *s) {
   return s ? s->ops->schema_version(s) : -1;
 }
 
+/* Both backends store counters as BIGINT: a value past INT64_MAX is refused before any
+ * backend work. */
+static fp_err check_ranges(const fp_store_run *r, fp_diag *d) {
+  const uint64_t max = (uint64_t)INT64_MAX;
+  if (r->rows > max || r->bytes > max || r->errors > max || r->warnings > max)
+    return fp_diag_set(d, FP_ERR_INVAL, "save_run: a run counter exceeds the BIGINT range");
+  for (size_t i = 0; i < r->ncols; i++) {
+    const fp_store_column *c = &r->cols[i];
+    if (c->count > max || c->missing > max || c->distinct > max)
+      return fp_diag_set(d, FP_ERR_INVAL, "save_run: column %u: a counter exceeds the BIGINT range",
+                         c->index);
+  }
+  for (size_t i = 0; i < r->nfindings; i++) {
+    const fp_store_finding *f = &r->findings[i];
+    if (f->count > max || f->nsamples > max)
+      return fp_diag_set(d, FP_ERR_INVAL,
+                         "save_run: finding %zu: a counter exceeds the BIGINT range", i + 1);
+  }
+  return FP_OK;
+}
+
 fp_err fp_store_save_run(fp_store *s, const fp_store_run *run, int64_t *run_id, fp_diag *d) {
   if (run_id) *run_id = 0;
   if (!s || !run) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_save_run: NULL argument");
@@ -154,6 +175,8 @@ fp_err fp_store_save_run(fp_store *s, const fp_store_run *run, int64_t *run_id, 
                        "fp_store_save_run: bucket, key, verdict and report_json are required");
   if ((run->ncols && !run->cols) || (run->nfindings && !run->findings))
     return fp_diag_set(d, FP_ERR_INVAL, "fp_store_save_run: cols/findings array is NULL");
+  fp_err ce = check_ranges(run, d);
+  if (ce) return ce;
   if (run->dataset) return s->ops->save_run(s, run, run_id, d);
   fp_store_run r = *run;
   char *ds = fp_store_dataset_of(run->contract, run->key);

@@ -347,25 +347,6 @@ static int pg_schema_version(fp_store *base) {
 
 /* ---- save_run ------------------------------------------------------------------------ */
 
-static fp_err check_ranges(const fp_store_run *r, fp_diag *d) {
-  const uint64_t max = (uint64_t)INT64_MAX;
-  if (r->rows > max || r->bytes > max || r->errors > max || r->warnings > max)
-    return fp_diag_set(d, FP_ERR_INVAL, "save_run: a run counter exceeds the BIGINT range");
-  for (size_t i = 0; i < r->ncols; i++) {
-    const fp_store_column *c = &r->cols[i];
-    if (c->count > max || c->missing > max || c->distinct > max)
-      return fp_diag_set(d, FP_ERR_INVAL, "save_run: column %u: a counter exceeds the BIGINT range",
-                         c->index);
-  }
-  for (size_t i = 0; i < r->nfindings; i++) {
-    const fp_store_finding *f = &r->findings[i];
-    if (f->count > max || f->nsamples > max)
-      return fp_diag_set(d, FP_ERR_INVAL,
-                         "save_run: finding %zu: a counter exceeds the BIGINT range", i + 1);
-  }
-  return FP_OK;
-}
-
 /* Bound parameters of one statement: values point at caller strings or at num[] slots. */
 typedef struct pg_params {
   const char **v;
@@ -535,8 +516,7 @@ static fp_err save_steps(pg_store *s, const fp_store_run *r, int64_t *id, fp_dia
 static fp_err pg_save_run(fp_store *base, const fp_store_run *r, int64_t *run_id, fp_diag *d) {
   pg_store *s = pg(base);
   int64_t id = 0;
-  fp_err e = check_ranges(r, d);
-  if (!e) e = fp__pg_ensure(s, d);
+  fp_err e = fp__pg_ensure(s, d);
   if (!e) {
     e = fp__pg_command(s, "BEGIN", d, "save_run: begin transaction");
     if (!e) e = save_steps(s, r, &id, d);
