@@ -3,8 +3,9 @@
  * One pipeline for every entry point: a byte source (object store, file, stdin) pushes
  * into an optional decompressor (gzip/zstd chosen by extension or magic bytes), then the
  * CSV reader, then the profiler and, when a dataset contract applies, the checker; with a
- * results store, drift against the dataset's baseline run is added (fp_drift.h); the report is rendered and, unless dry-run, the run is
- * saved in the results DB (replacing an earlier run of the same object version). Memory
+ * results store, drift against the dataset's baseline run is added (fp_drift.h); the
+ * report is rendered, published (S3 upload, HTML directory) and, unless dry-run, the run
+ * is saved in the results DB last (replacing an earlier run of the same object version). Memory
  * is bounded by the options, never by the object's size. Nothing here prints: the caller
  * gets a JSON report and a short human summary to show as it likes. */
 #ifndef FP_JOB_H
@@ -45,6 +46,11 @@ typedef struct fp_job_opts {
    * unknown, e.g. stdin), once per chunk; the caller throttles any drawing. */
   void (*progress)(void *ud, uint64_t done, int64_t total);
   void *progress_ud;
+  /* The queue job this run completes (0 = none; the worker sets it): the run is saved and
+   * the job marked succeeded in one transaction, after the reports are published, so a
+   * stored run always has its job succeeded. FP_ERR_NOT_FOUND when the lease was lost. */
+  int64_t job_id;
+  const char *job_owner; /* borrowed; the lease owner */
 } fp_job_opts;
 
 /* Fills defaults: sniffed dialect, default CSV limits and profile options, indent 2. */

@@ -77,9 +77,15 @@ typedef struct fp_store_run {
   size_t ncols;
   const fp_store_finding *findings;
   size_t nfindings;
+  /* The queue job this run completes (0 = none). When set, the same transaction marks
+   * the job succeeded with this run, so a run exists exactly when its job succeeded; if
+   * job_owner no longer holds the job's lease, nothing is saved: FP_ERR_NOT_FOUND. */
+  int64_t job_id;
+  const char *job_owner;
 } fp_store_run;
 
-/* Inserts or replaces the run of (bucket, key, object_version). *run_id may be NULL. */
+/* Inserts or replaces the run of (bucket, key, object_version), and completes run->job_id
+ * when set. *run_id may be NULL. */
 fp_err fp_store_save_run(fp_store *s, const fp_store_run *run, int64_t *run_id, fp_diag *d);
 
 /* The dataset a run belongs to, the thread that links deliveries of the same data: the

@@ -89,7 +89,8 @@ static fp_err save_run(const fp_job_opts *o, const fp_report_input *ri, fp_job_r
         .columns = t->columns, .errors = out->errors, .warnings = out->warnings,
         .started_at = ri->started_at, .finished_at = ri->finished_at,
         .duration_ms = ri->duration_ms, .report_json = out->report_json,
-        .cols = s.cols, .ncols = s.ncols, .findings = s.finds, .nfindings = s.nfinds};
+        .cols = s.cols, .ncols = s.ncols, .findings = s.finds, .nfindings = s.nfinds,
+        .job_id = o->job_id, .job_owner = o->job_owner};
     e = fp_store_save_run(o->store, &run, &out->run_id, d);
   }
   store_rows_free(&s);
@@ -149,27 +150,6 @@ static fp_err build_summary(const fp_report_input *ri, fp_job_result *out, fp_di
   return out->summary ? FP_OK : fp_diag_set(d, FP_ERR_NOMEM, "building summary");
 }
 
-fp_err fp__job_finish(const fp_job_opts *o, const fp_report_input *ri, fp_job_result *out,
-                      fp_diag *d) {
-  const fp_table_stats *t = fp_profiler_table(ri->profiler);
-  out->verdict = ri->verdict;
-  out->rows = t->rows;
-  out->bytes = t->bytes;
-  out->columns = t->columns;
-  out->errors = fp_findings_total(ri->findings, FP_SEV_ERROR);
-  out->warnings = fp_findings_total(ri->findings, FP_SEV_WARNING);
-  out->duration_ms = ri->duration_ms;
-  fp_err e = fp_report_render(ri, o->report_indent, &out->report_json, d);
-  if (!e && (o->want_html || o->report_html_dir || o->report_s3_uri))
-    e = fp_report_html_render(out->report_json, &out->report_html, d);
-  if (!e) e = build_summary(ri, out, d);
-  if (!e && o->infer_name)
-    e = fp_contract_infer(ri->profiler, ri->dialect, o->infer_name,
-                          o->infer_key ? o->infer_key : ri->key, &out->contract_draft, d);
-  if (!e && o->store) e = save_run(o, ri, out, d);
-  return e;
-}
-
 fp_err fp_s3_uri_parse(const char *uri, char *bucket, size_t bsz, char *prefix, size_t psz,
                        fp_diag *d) {
   const char *b = strncmp(uri, "s3://", 5) == 0 ? uri + 5 : NULL;
@@ -186,16 +166,16 @@ fp_err fp_s3_uri_parse(const char *uri, char *bucket, size_t bsz, char *prefix, 
 }
 
 /* Uploads the report next to the other reports: <prefix><source key>.report.json. */
-static fp_err upload_report(const fp_job_opts *o, const fp_object_ref *ref, fp_job_result *out,
+static fp_err upload_report(const fp_job_opts *o, const char *src_key, fp_job_result *out,
                             fp_diag *d) {
   char bucket[256], prefix[1024];
   fp_err e = fp_s3_uri_parse(o->report_s3_uri, bucket, sizeof bucket, prefix, sizeof prefix, d);
   if (e) return e;
   fp_buf key;
   fp_buf_init(&key, 4096);
-  if (fp_buf_appendf(&key, "%s%s.report.json", prefix, ref->key) != FP_OK) {
+  if (fp_buf_appendf(&key, "%s%s.report.json", prefix, src_key) != FP_OK) {
     fp_buf_free(&key);
-    return fp_diag_set(d, FP_ERR_LIMIT, "report key too long for %s", ref->key);
+    return fp_diag_set(d, FP_ERR_LIMIT, "report key too long for %s", src_key);
   }
   e = fp_objstore_put(o->report_store, bucket, key.data, out->report_json,
                       strlen(out->report_json), "application/json", d);
@@ -214,6 +194,41 @@ static fp_err upload_report(const fp_job_opts *o, const fp_object_ref *ref, fp_j
     fp_info("report uploaded to s3://%s/%s", bucket, key.data);
   }
   fp_buf_free(&key);
+  return e;
+}
+
+/* Objects only (files keep their report local): uploads the reports and writes the HTML
+ * directory copy. Both overwrite, so a retried job publishes again harmlessly. */
+static fp_err publish(const fp_job_opts *o, const fp_report_input *ri, fp_job_result *out,
+                      fp_diag *d) {
+  if (!ri->bucket || !ri->key) return FP_OK;
+  fp_err e = FP_OK;
+  if (o->report_store && o->report_s3_uri) e = upload_report(o, ri->key, out, d);
+  if (!e && o->report_html_dir)
+    e = fp__report_html_write(o->report_html_dir, ri->bucket, ri->key, out->report_html, d);
+  return e;
+}
+
+fp_err fp__job_finish(const fp_job_opts *o, const fp_report_input *ri, fp_job_result *out,
+                      fp_diag *d) {
+  const fp_table_stats *t = fp_profiler_table(ri->profiler);
+  out->verdict = ri->verdict;
+  out->rows = t->rows;
+  out->bytes = t->bytes;
+  out->columns = t->columns;
+  out->errors = fp_findings_total(ri->findings, FP_SEV_ERROR);
+  out->warnings = fp_findings_total(ri->findings, FP_SEV_WARNING);
+  out->duration_ms = ri->duration_ms;
+  fp_err e = fp_report_render(ri, o->report_indent, &out->report_json, d);
+  if (!e && (o->want_html || o->report_html_dir || o->report_s3_uri))
+    e = fp_report_html_render(out->report_json, &out->report_html, d);
+  if (!e) e = build_summary(ri, out, d);
+  if (!e && o->infer_name)
+    e = fp_contract_infer(ri->profiler, ri->dialect, o->infer_name,
+                          o->infer_key ? o->infer_key : ri->key, &out->contract_draft, d);
+  if (!e) e = publish(o, ri, out, d);
+  /* last: a stored run means everything before it was done */
+  if (!e && o->store) e = save_run(o, ri, out, d);
   return e;
 }
 
@@ -259,14 +274,6 @@ fp_err fp_job_run_object(const fp_job_opts *o, const fp_object_ref *ref, fp_job_
           ref->version_id ? " version " : "", ref->version_id ? ref->version_id : "");
   fp_err e = fp__pipeline_run(o, object_stream, &src, fp_compression_from_key(ref->key), &ri,
                               out, d);
-  if (!e && o->report_store && o->report_s3_uri) {
-    e = upload_report(o, ref, out, d);
-    if (e) fp_job_result_free(out);
-  }
-  if (!e && o->report_html_dir) {
-    e = fp__report_html_write(o->report_html_dir, ref->bucket, ref->key, out->report_html, d);
-    if (e) fp_job_result_free(out);
-  }
   if (e) fp_diag_key(d, ref->key);
   return e;
 }

@@ -260,6 +260,8 @@ static void run_job(slot *w, const fp_store_job *j) {
   fp_job_opts jo = p->o.job;
   jo.store = w->store;
   jo.objstore = w->objstore;
+  jo.job_id = j->id; /* saving the run completes the job, in one transaction */
+  jo.job_owner = w->owner;
   fp_job_result r;
   memset(&r, 0, sizeof r);
   r.run_id = -1;
@@ -278,10 +280,12 @@ static void run_job(slot *w, const fp_store_job *j) {
     retryable = fp_err_exit_code(e) == 3;
     delay = fp_worker_backoff_ms(j->attempts, p->o.backoff_base_ms, p->o.backoff_cap_ms, &w->rng);
   }
-  fp_job_state to = FP_JOB_RUNNING;
+  fp_job_state to = FP_JOB_SUCCEEDED;
   fp_diag rd;
-  fp_err re =
-      record(w, j, e ? OUT_FAILED : OUT_SUCCEEDED, r.run_id, err, retryable, delay, &to, &rd);
+  fp_diag_clear(&rd);
+  fp_err re = FP_OK;
+  if (e || r.run_id <= 0) /* a stored run already marked its job succeeded */
+    re = record(w, j, e ? OUT_FAILED : OUT_SUCCEEDED, r.run_id, err, retryable, delay, &to, &rd);
 
   pthread_mutex_lock(&p->mu);
   bool abandoned = w->abandoned;

@@ -167,6 +167,17 @@ static fp_err check_ranges(const fp_store_run *r, fp_diag *d) {
   return FP_OK;
 }
 
+static fp_err check_lease_args(fp_store *s, int64_t id, const char *owner, const char *what,
+                               fp_diag *d) {
+  if (!s || !owner) return fp_diag_set(d, FP_ERR_INVAL, "%s: NULL argument", what);
+  size_t n = strlen(owner);
+  if (n == 0 || n > FP_STORE_OWNER_MAX)
+    return fp_diag_set(d, FP_ERR_INVAL, "%s: lease owner must be 1..%d bytes", what,
+                       FP_STORE_OWNER_MAX);
+  if (id <= 0) return fp_diag_set(d, FP_ERR_INVAL, "%s: bad job id %lld", what, (long long)id);
+  return FP_OK;
+}
+
 fp_err fp_store_save_run(fp_store *s, const fp_store_run *run, int64_t *run_id, fp_diag *d) {
   if (run_id) *run_id = 0;
   if (!s || !run) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_save_run: NULL argument");
@@ -176,6 +187,7 @@ fp_err fp_store_save_run(fp_store *s, const fp_store_run *run, int64_t *run_id, 
   if ((run->ncols && !run->cols) || (run->nfindings && !run->findings))
     return fp_diag_set(d, FP_ERR_INVAL, "fp_store_save_run: cols/findings array is NULL");
   fp_err ce = check_ranges(run, d);
+  if (!ce && run->job_id) ce = check_lease_args(s, run->job_id, run->job_owner, "fp_store_save_run", d);
   if (ce) return ce;
   if (run->dataset) return s->ops->save_run(s, run, run_id, d);
   fp_store_run r = *run;
@@ -432,17 +444,6 @@ fp_err fp_store_enqueue(fp_store *s, const fp_object_ref *ref, int64_t *job_id, 
   if (created) *created = false;
   if (!ref) return fp_diag_set(d, FP_ERR_INVAL, "fp_store_enqueue: NULL argument");
   return fp_store_enqueue_many(s, ref, 1, job_id, created, NULL, d);
-}
-
-static fp_err check_lease_args(fp_store *s, int64_t id, const char *owner, const char *what,
-                               fp_diag *d) {
-  if (!s || !owner) return fp_diag_set(d, FP_ERR_INVAL, "%s: NULL argument", what);
-  size_t n = strlen(owner);
-  if (n == 0 || n > FP_STORE_OWNER_MAX)
-    return fp_diag_set(d, FP_ERR_INVAL, "%s: lease owner must be 1..%d bytes", what,
-                       FP_STORE_OWNER_MAX);
-  if (id <= 0) return fp_diag_set(d, FP_ERR_INVAL, "%s: bad job id %lld", what, (long long)id);
-  return FP_OK;
 }
 
 fp_err fp_store_claim(fp_store *s, const char *owner, int lease_seconds, int max_attempts,

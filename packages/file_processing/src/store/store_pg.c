@@ -520,6 +520,7 @@ static fp_err pg_save_run(fp_store *base, const fp_store_run *r, int64_t *run_id
   if (!e) {
     e = fp__pg_command(s, "BEGIN", d, "save_run: begin transaction");
     if (!e) e = save_steps(s, r, &id, d);
+    if (!e && r->job_id) e = fp__pg_succeed(base, r->job_id, r->job_owner, id, d);
     if (!e) e = fp__pg_command(s, "COMMIT", d, "save_run: commit");
     if (e) fp__pg_rollback(s);
   }

@@ -482,6 +482,7 @@ static fp_err sq_save_run(fp_store *base, const fp_store_run *r, int64_t *run_id
     e = fp__sq_fail(s->db, rc, d, "save_run: begin transaction");
   } else {
     e = save_steps(s, r, &id, d);
+    if (!e && r->job_id) e = fp__sq_succeed(base, r->job_id, r->job_owner, id, d);
     if (!e) {
       rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
       if (rc != SQLITE_OK) e = fp__sq_fail(s->db, rc, d, "save_run: commit");

@@ -429,6 +429,46 @@ static void test_lease_expiry_reclaim_and_stolen_lease(void **state) {
   fp_store_close(s);
 }
 
+/* Saving a run that completes a job: the run and the job's success commit together, and
+ * an owner whose lease was taken over saves nothing at all. */
+static void test_save_run_completes_its_job(void **state) {
+  fx *f = *state;
+  fp_store *s = open_store(f);
+  fp_object_ref r = mkref("in/x.csv", "1", NULL);
+  int64_t id = enqueue_ok(s, &r, true);
+  claim_expect(s, "old", 30, 5, id, NULL);
+  f->now_ms += 30000;
+  claim_expect(s, "new", 30, 5, id, NULL); /* the old lease expired and was taken over */
+  fp_store_run run = {.bucket = "raw-bucket", .key = "in/x.csv", .object_version = "1",
+                      .verdict = "passed", .report_json = "{}", .size = -1,
+                      .job_id = id, .job_owner = "old"};
+  fp_diag d;
+  fp_diag_clear(&d);
+  int64_t run_id = -7;
+  assert_int_equal(fp_store_save_run(s, &run, &run_id, &d), FP_ERR_NOT_FOUND);
+  expect_contains(d.msg, "lease lost");
+  assert_int_equal(run_id, 0);
+  assert_int_equal(peer_int(f, "SELECT count(*) FROM fp_runs"), 0);
+  expect_state(s, id, FP_JOB_RUNNING, 2);
+
+  run.job_owner = "new";
+  fp_diag_clear(&d);
+  if (fp_store_save_run(s, &run, &run_id, &d)) fail_msg("save_run: %s", d.msg);
+  assert_true(run_id > 0);
+  fp_store_job j = get_ok(s, id);
+  assert_int_equal(j.state, FP_JOB_SUCCEEDED);
+  assert_int_equal(j.run_id, run_id);
+  assert_null(j.lease_owner);
+  fp_store_job_clear(&j);
+  assert_int_equal(peer_int(f, "SELECT count(*) FROM fp_runs"), 1);
+
+  /* A job id without an owner is a caller bug, refused before any write. */
+  run.job_owner = NULL;
+  fp_diag_clear(&d);
+  assert_int_equal(fp_store_save_run(s, &run, &run_id, &d), FP_ERR_INVAL);
+  fp_store_close(s);
+}
+
 static void test_heartbeat_extends_lease(void **state) {
   fx *f = *state;
   fp_store *s = open_store(f);
@@ -889,6 +929,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_lease_expiry_reclaim_and_stolen_lease, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_heartbeat_extends_lease, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_save_run_completes_its_job, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_retry_backoff_then_dead, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_not_retryable_is_failed, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_expired_lease_after_max_attempts_is_dead, fx_setup,
@@ -913,6 +954,7 @@ int main(void) {
       PGT(test_claim_order_and_lease),
       PGT(test_lease_expiry_reclaim_and_stolen_lease),
       PGT(test_heartbeat_extends_lease),
+      PGT(test_save_run_completes_its_job),
       PGT(test_retry_backoff_then_dead),
       PGT(test_not_retryable_is_failed),
       PGT(test_expired_lease_after_max_attempts_is_dead),
