@@ -109,6 +109,7 @@ void fp__hll_merge(fp__hll *dst, const fp__hll *src);
 /* ---- space-saving top-k, capacity 64 (topk.c) ---------------------------------------- */
 
 #define FP__SS_CAP 64
+#define FP__SS_FILTER 1024 /* filter buckets, a power of two */
 #define FP__TEXT_MAX 256 /* bytes kept of a value's text (top values, string min/max) */
 
 /* Struct of arrays: lookups and heap moves touch only the small hash/count arrays (about
@@ -122,13 +123,19 @@ typedef struct fp__ss {
   uint8_t pos[FP__SS_CAP];      /* entry index -> heap position */
   uint8_t slot[2 * FP__SS_CAP]; /* open-addressing index: entry index + 1, 0 = empty */
   uint32_t n;
+  /* Filtered Space-Saving (Homem & Carvalho 2010): an upper bound of the count of every
+   * value that is not monitored, per hash bucket. */
+  uint64_t filter[FP__SS_FILTER];
   char text[FP__SS_CAP][FP__TEXT_MAX];
 } fp__ss;
 
 void fp__ss_init(fp__ss *s);
 /* Counts inc occurrences of the value (hash identifies it; text is kept for display, cut
- * to FP__TEXT_MAX bytes on a character boundary). A new value evicts the smallest counter
- * when full (Metwally et al.): its count becomes min + inc with err = min. */
+ * to FP__TEXT_MAX bytes on a character boundary). When the sketch is full, a value not
+ * monitored first adds to its filter bucket; only when bucket + inc passes the smallest
+ * counter does it evict that counter (Metwally et al.), entering with count bucket + inc
+ * and err = bucket, and the evicted count goes back to its own bucket. Values seen once
+ * in a high-cardinality column thus cost one increment instead of an eviction. */
 void fp__ss_add(fp__ss *s, uint64_t hash, const char *text, size_t len, uint64_t inc);
 
 typedef struct fp__ss_item {

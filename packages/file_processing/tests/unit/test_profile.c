@@ -493,6 +493,61 @@ static void test_distinct_switches_to_hll(void **state) {
   done(&x);
 }
 
+/* Top values of a column that is mostly unique values with frequent ones mixed in (a free
+ * text column with a few boilerplate answers): once the sketch takes over, the filtered
+ * space-saving sketch still names the five most frequent values, in order, with lower
+ * bounds within 1% of their true counts. On this stream the unfiltered sketch got the
+ * ranking wrong, with lower bounds down to 6% of the truth: unique values kept evicting
+ * the frequent ones. */
+static void test_top_values_among_unique_values(void **state) {
+  (void)state;
+  fp_profile_opts o;
+  fp_profile_opts_default(&o);
+  o.distinct_exact_limit = 1000;
+  o.dup_rows_memory = 1 << 20;
+  fx x = mk(&o, true);
+  ROW(x.p, 1, "answer");
+  /* 300,000 values from a fixed LCG: 70% unique, 30% one of 30 values with weights
+   * 40..11, so value j is 0.3 (40 - j)/765 of all: 1.6% down to 0.4%. */
+  uint64_t truth[30] = {0}, row = 2, uniq = 0, lcg = 42;
+  for (uint32_t i = 0; i < 300000; i++) {
+    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+    uint32_t r = (uint32_t)(lcg >> 33) % 1000;
+    char v[24];
+    if (r < 700) {
+      snprintf(v, sizeof v, "u%" PRIu64, uniq++);
+    } else {
+      uint32_t w = (uint32_t)(lcg >> 17) % 765, j = 0;
+      while (w >= 40 - j) w -= 40 - j++;
+      snprintf(v, sizeof v, "f%02u", j);
+      truth[j]++;
+    }
+    const char *cell[] = {v};
+    assert_int_equal(feed_n(x.p, row++, 0, cell, 1), FP_OK);
+  }
+  finish(&x);
+  const fp_column_profile *c = fp_profiler_column(x.p, 0);
+  assert_true(c->top_approx);
+  assert_int_equal(c->ntop, FP_TOPK);
+  uint32_t order[30]; /* the true ranking: count desc, then name asc */
+  for (uint32_t j = 0; j < 30; j++) {
+    uint32_t k = j;
+    for (; k > 0 && truth[order[k - 1]] < truth[j]; k--) order[k] = order[k - 1];
+    order[k] = j;
+  }
+  for (uint32_t t = 0; t < FP_TOPK; t++) {
+    uint32_t j = order[t];
+    char want[24];
+    snprintf(want, sizeof want, "f%02u", j);
+    if (strcmp(c->top[t].value, want) != 0)
+      fail_msg("top[%u] is %s, expected %s", t, c->top[t].value, want);
+    if (c->top[t].count > truth[j] || c->top[t].count * 100 < truth[j] * 99)
+      fail_msg("top[%u] %s: lower bound %" PRIu64 ", true count %" PRIu64, t, want,
+               c->top[t].count, truth[j]);
+  }
+  done(&x);
+}
+
 /* Long values: texts kept for min/max and top values are cut to 256 bytes on a character
  * boundary, and more than 1 MiB of distinct texts hands top values to the sketch while the
  * distinct count stays exact. */
@@ -874,6 +929,7 @@ int main(void) {
       cmocka_unit_test(test_boolean_minmax_one_sided),
       cmocka_unit_test(test_single_value_stddev_zero),
       cmocka_unit_test(test_distinct_switches_to_hll),
+      cmocka_unit_test(test_top_values_among_unique_values),
       cmocka_unit_test(test_long_values),
       cmocka_unit_test(test_duplicate_set_bounded),
       cmocka_unit_test(test_no_header),
