@@ -30,10 +30,11 @@ int cli_fail(const fp_diag *d);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* CSV/profile options from flags and config (FP_MAX_ROW_BYTES, FP_MAX_COLUMNS,
- * FP_SAMPLE_CAP, FP_MISSING_VALUES, ...). missing_store keeps the parsed missing values
+ * FP_SAMPLE_CAP, FP_MISSING_VALUES, FP_THREADS / --threads (default: the cores this
+ * process may run on), ...). missing_store keeps the parsed missing values
  * alive; free with cli_job_opts_free. Returns 0 or the exit code. */
 typedef struct cli_dialect_flags {
-  const char *delimiter, *quote, *sample_cap;
+  const char *delimiter, *quote, *sample_cap, *threads;
   bool no_header, header;
 } cli_dialect_flags;
 
@@ -44,6 +45,8 @@ typedef struct cli_job_opts {
 } cli_job_opts;
 
 int cli_job_opts_build(const fp_config *cfg, const cli_dialect_flags *f, cli_job_opts *out);
+/* The cores this process may run on (its CPU affinity), at least 1. */
+unsigned cli_cores(void);
 void cli_job_opts_free(cli_job_opts *o);
 
 /* Sets jo->contracts_dir from FP_CONTRACTS_DIR (default the bundled contracts when that

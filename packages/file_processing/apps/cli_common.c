@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +109,34 @@ static int config_size(const fp_config *cfg, const char *key, size_t *inout) {
   return fp_config_size(cfg, key, *inout, inout, &d) ? cli_fail(&d) : 0;
 }
 
+unsigned cli_cores(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return (unsigned)n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1u;
+}
+
+/* --threads N, else FP_THREADS, else the cores available; 1..256. */
+static int parse_threads(const fp_config *cfg, const char *flag, unsigned *out) {
+  const char *v = flag ? flag : fp_config_get(cfg, "FP_THREADS");
+  const char *what = flag ? "--threads" : "FP_THREADS";
+  if (!v || !*v) {
+    unsigned n = cli_cores();
+    *out = n > 256 ? 256 : n;
+    return 0;
+  }
+  char *end;
+  errno = 0;
+  unsigned long n = strtoul(v, &end, 10);
+  if (errno || *end || end == v || v[0] == '-' || n < 1 || n > 256)
+    return cli_usage_error(NULL, "%s expects a number of threads from 1 to 256, got '%s'", what, v);
+  *out = (unsigned)n;
+  return 0;
+}
+
 int cli_job_opts_build(const fp_config *cfg, const cli_dialect_flags *f, cli_job_opts *out) {
   memset(out, 0, sizeof *out);
   fp_job_opts *o = &out->job;
@@ -126,6 +155,10 @@ int cli_job_opts_build(const fp_config *cfg, const cli_dialect_flags *f, cli_job
   if ((rc = config_size(cfg, "FP_SAMPLE_CAP", &o->sample_cap))) return rc;
   if ((rc = config_size(cfg, "FP_UNIQUE_MEMORY", &o->checker.unique_memory))) return rc;
   o->checker.spill_dir = fp_config_get(cfg, "FP_SPILL_DIR");
+  if ((rc = parse_threads(cfg, f->threads, &o->profile.threads))) return rc;
+  size_t batch_rows = 0; /* a test knob: small batches put batch edges everywhere */
+  if ((rc = config_size(cfg, "FP_THREAD_BATCH_ROWS", &batch_rows))) return rc;
+  o->profile.batch_rows = batch_rows;
   if (f->sample_cap) {
     char *end;
     errno = 0;

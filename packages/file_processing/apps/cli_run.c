@@ -39,6 +39,9 @@ static const char RUN_HELP[] =
     "  --quote C              CSV quote character (default \")\n"
     "  --no-header            the first row is data, not a header\n"
     "  --sample-cap N         samples kept per finding code and field (default 100)\n"
+    "  --threads N            threads profiling the columns (default $FP_THREADS, else the\n"
+    "                         cores available); 1 = everything on one thread. Results are\n"
+    "                         the same for any N\n"
     "  --quiet                no human summary and no progress bar on standard error\n"
     "\n"
     "Environment: DATABASE_URL, LOCAL_S3_ROOT, FP_CONTRACTS_DIR (default\n"
@@ -78,7 +81,8 @@ static const char PROFILE_HELP[] =
     "                         not a terminal, else only the summary)\n"
     "  --report-html FILE     also write the report as one self-contained HTML page\n"
     "  --contract FILE        validate against a dataset contract (docs/contracts.md)\n"
-    "  --delimiter C, --quote C, --no-header, --sample-cap N, --quiet   as for `run`\n"
+    "  --delimiter C, --quote C, --no-header, --sample-cap N, --threads N, --quiet\n"
+    "                         as for `run`\n"
     "\n"
     "A progress bar (bytes, rate, ETA) is drawn on standard error when it is a terminal.\n"
     "\n"
@@ -99,6 +103,7 @@ typedef struct run_flags {
 #define DIALECT_OPTS(f)                                                       \
   {"delimiter", &(f).dialect.delimiter, NULL}, {"quote", &(f).dialect.quote, NULL}, \
       {"sample-cap", &(f).dialect.sample_cap, NULL},                          \
+      {"threads", &(f).dialect.threads, NULL},                                \
       {"no-header", NULL, &(f).dialect.no_header}, {"header", NULL, &(f).dialect.header}
 
 static fp_err read_events_file(const char *path, fp_event_list *events, fp_diag *d) {

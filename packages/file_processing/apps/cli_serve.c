@@ -40,6 +40,7 @@ static const char SERVE_HELP[] =
     "Environment:\n"
     "  DATABASE_URL            results DB and job queue (default sqlite:///file_processing.db)\n"
     "  LOCAL_S3_ROOT           workers read objects from this directory instead of S3\n"
+    "  FP_THREADS              threads per job (default: the cores shared among the workers)\n"
     "  FP_SNS_TOPIC_ARNS       comma-separated topic ARNs accepted (default: any; set it!)\n"
     "  FP_SNS_VERIFY=0         DISABLE signature checks (LocalStack only; logged loudly)\n"
     "  FP_SNS_ALLOW_RAW=1      accept raw message delivery (unsigned! private networks only)\n"
@@ -160,6 +161,12 @@ static int start_pool(pool_ctx *ctx) {
   cli_dialect_flags none = {0};
   if ((rc = cli_job_opts_build(ctx->cfg, &none, &ctx->jo))) return rc;
   ctx->jo_built = true;
+  /* Jobs already run side by side here: without FP_THREADS, share the cores among them. */
+  const char *ft = fp_config_get(ctx->cfg, "FP_THREADS");
+  if (!ft || !*ft) {
+    unsigned per = cli_cores() / (unsigned)workers;
+    ctx->jo.job.profile.threads = per ? per : 1;
+  }
   if ((rc = cli_contracts_dir(ctx->cfg, &ctx->jo.job))) return rc;
   if ((rc = cli_report_store(ctx->cfg, NULL, &ctx->report_os, &ctx->jo.job))) return rc;
   if ((rc = cli_report_html_dir(ctx->cfg, &ctx->jo.job))) return rc;

@@ -96,6 +96,13 @@ typedef struct fp_profile_opts {
                                   (FP_PROFILE_EXACT_MEMORY); past it a column's counts
                                   become approximate (distinct_approx); default 256 MiB */
   fp_severity structural_severity; /* default FP_SEV_ERROR */
+  /* Threads for the column accumulators (0 or 1 = the caller's thread only). With N > 1,
+   * the calling thread keeps parsing and the table-level work (row hashes, duplicate rows,
+   * structural findings, so findings keep their order) and copies rows into batches;
+   * N - 1 helper threads and the caller profile the batch column by column, each column
+   * in row order, so every profile equals the one-thread result. */
+  unsigned threads;
+  size_t batch_rows; /* rows per batch in that mode; 0 = sized by bytes (tests set it) */
 } fp_profile_opts;
 
 void fp_profile_opts_default(fp_profile_opts *o);

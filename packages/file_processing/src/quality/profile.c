@@ -20,6 +20,8 @@
  * million values) — "exact" means exact up to that. */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +97,8 @@ struct fp_profiler {
    * bounds alone allow ~1.3 MiB a column, 20 GiB at FP_MAX_COLUMNS, so a wide file of
    * distinct values could exhaust memory; past the budget a growing column goes to its
    * sketches instead (its counts become approximate, and say so). */
-  size_t exact_bytes, exact_budget;
+  _Atomic size_t exact_bytes; /* atomic: column threads grow their tables concurrently */
+  size_t exact_budget;
   bool has_header, started, finished;
   /* missing values: copies; mv_empty_only is the common {""} fast path */
   char **mv;
@@ -111,7 +114,11 @@ struct fp_profiler {
   size_t rowh_cap;
   fp__dupset dup;
   fp_table_stats st;
+  struct par *par; /* column threads; NULL when profiling on the caller's thread only */
 };
+
+static fp_err par_start(fp_profiler *p, unsigned threads, size_t batch_rows);
+static fp_err par_stop(fp_profiler *p);
 
 void fp_profile_opts_default(fp_profile_opts *o) {
   memset(o, 0, sizeof *o);
@@ -174,9 +181,10 @@ fp_err fp_profiler_new(const fp_profile_opts *o, bool has_header, fp_findings *f
   fp__dupset_init(&p->dup, mem);
   p->st.duplicate_rows_exact = true;
   fp_err e = copy_missing(p, o);
+  if (!e && o->threads > 1) e = par_start(p, o->threads > 256 ? 256 : o->threads, o->batch_rows);
   if (e) {
     fp_profiler_free(p);
-    return fp_diag_set(d, e, "profiler: cannot copy missing values");
+    return fp_diag_set(d, e, "profiler: cannot set up (%s)", fp_err_name(e));
   }
   *out = p;
   return FP_OK;
@@ -191,6 +199,7 @@ static void col_free(col *c) {
 
 void fp_profiler_free(fp_profiler *p) {
   if (!p) return;
+  par_stop(p);
   for (uint32_t i = 0; i < p->ncols; i++) {
     col_free(&p->cols[i]);
     fp_column_profile *cp = &p->out[i];
@@ -477,6 +486,242 @@ static fp_err profile_cell(fp_profiler *p, col *c, const char *s, uint32_t n, ui
   return FP_OK;
 }
 
+/* ---- column threads ------------------------------------------------------------------------
+ *
+ * Columns are independent accumulators, so they can be profiled on several threads without
+ * merging anything: the caller's thread (which parses, and runs the checker after us) keeps
+ * the table-level work and copies each row's cells and hashes into a batch; when the batch
+ * is full it is handed to the helper threads, which take whole columns of it from a shared
+ * counter, and the caller fills the other batch meanwhile. The next batch is handed over
+ * only when every column of the previous one is done, so each column still sees its values
+ * in row order and the result is the one-thread result, byte for byte. The caller helps
+ * with the columns left when it has filled its batch. Memory: two batches of about
+ * BATCH_BYTES (or one row, when a row is bigger). */
+
+#define BATCH_BYTES ((size_t)256 << 10)
+#define BATCH_ROWS_MAX 8192u
+
+typedef struct batch {
+  uint32_t nrows, ncells, rows_cap, cells_cap;
+  uint32_t *row_start; /* nrows + 1 entries: the row's first cell in off/len/h */
+  uint32_t *off, *len;  /* per cell: text position in text, length */
+  uint64_t *h;          /* per cell: its XXH3, computed on the caller's thread */
+  char *text;
+  size_t text_len, text_cap;
+  atomic_uint next_col; /* the next column to take; >= ncols: all taken */
+  uint32_t cols_done;   /* under par.mu */
+} batch;
+
+typedef struct par {
+  pthread_mutex_t mu;
+  pthread_cond_t work_cv, done_cv;
+  pthread_t *tids;
+  unsigned nthreads; /* helper threads started */
+  batch b[2];
+  unsigned fill;     /* the batch the caller fills */
+  batch *active;     /* handed over and not yet waited for; NULL = none */
+  uint64_t gen;      /* hand-overs so far, so a helper knows a batch is new */
+  bool quit;
+  atomic_int err;    /* first fp_err of a column thread */
+  uint32_t batch_rows;
+} par;
+
+static void batch_free(batch *b) {
+  free(b->row_start);
+  free(b->off);
+  free(b->len);
+  free(b->h);
+  free(b->text);
+}
+
+/* Column j of batch b, rows in order. */
+static fp_err column_batch(fp_profiler *p, uint32_t j, const batch *b) {
+  col *c = &p->cols[j];
+  for (uint32_t r = 0; r < b->nrows; r++) {
+    uint32_t k = b->row_start[r] + j;
+    if (k >= b->row_start[r + 1]) continue; /* a short row: the cell is absent */
+    fp_err e = profile_cell(p, c, b->text + b->off[k], b->len[k], b->h[k]);
+    if (e) return e;
+  }
+  return FP_OK;
+}
+
+/* Takes columns of b until none is left; the last one done wakes the caller. */
+static void par_help(fp_profiler *p, batch *b) {
+  par *q = p->par;
+  uint32_t done = 0;
+  for (;;) {
+    uint32_t j = atomic_fetch_add(&b->next_col, 1u);
+    if (j >= p->ncols) break;
+    fp_err e = column_batch(p, j, b);
+    if (e) {
+      int none = FP_OK;
+      atomic_compare_exchange_strong(&q->err, &none, (int)e);
+    }
+    done++;
+  }
+  if (!done) return;
+  pthread_mutex_lock(&q->mu);
+  b->cols_done += done;
+  if (b->cols_done == p->ncols) pthread_cond_broadcast(&q->done_cv);
+  pthread_mutex_unlock(&q->mu);
+}
+
+static void *par_thread(void *arg) {
+  fp_profiler *p = arg;
+  par *q = p->par;
+  uint64_t seen = 0;
+  pthread_mutex_lock(&q->mu);
+  for (;;) {
+    while (!q->quit && (q->gen == seen || !q->active)) pthread_cond_wait(&q->work_cv, &q->mu);
+    if (q->quit) break;
+    seen = q->gen;
+    batch *b = q->active;
+    pthread_mutex_unlock(&q->mu);
+    par_help(p, b);
+    pthread_mutex_lock(&q->mu);
+  }
+  pthread_mutex_unlock(&q->mu);
+  return NULL;
+}
+
+/* Helps with the batch handed over last and waits until all its columns are done. */
+static fp_err par_wait(fp_profiler *p) {
+  par *q = p->par;
+  batch *b = q->active;
+  if (!b) return FP_OK;
+  par_help(p, b);
+  pthread_mutex_lock(&q->mu);
+  while (b->cols_done < p->ncols) pthread_cond_wait(&q->done_cv, &q->mu);
+  q->active = NULL;
+  pthread_mutex_unlock(&q->mu);
+  return (fp_err)atomic_load(&q->err);
+}
+
+/* Hands the filled batch over (after the previous one is done) and starts the other. */
+static fp_err par_flush(fp_profiler *p) {
+  par *q = p->par;
+  batch *b = &q->b[q->fill];
+  fp_err e = par_wait(p);
+  if (e || !b->nrows) return e;
+  pthread_mutex_lock(&q->mu);
+  atomic_store(&b->next_col, 0u);
+  b->cols_done = 0;
+  q->active = b;
+  q->gen++;
+  pthread_cond_broadcast(&q->work_cv);
+  pthread_mutex_unlock(&q->mu);
+  q->fill ^= 1u;
+  batch *n = &q->b[q->fill];
+  n->nrows = n->ncells = 0;
+  n->text_len = 0;
+  return FP_OK;
+}
+
+/* Room for one more row of m cells. */
+static fp_err batch_reserve(batch *b, uint32_t m) {
+  if (b->nrows + 1 >= b->rows_cap) {
+    uint32_t nc = b->rows_cap ? b->rows_cap * 2 : 256;
+    uint32_t *nr = realloc(b->row_start, (size_t)nc * sizeof *nr);
+    if (!nr) return FP_ERR_NOMEM;
+    b->row_start = nr;
+    b->rows_cap = nc;
+  }
+  if ((uint64_t)b->ncells + m > UINT32_MAX) return FP_ERR_LIMIT;
+  if (b->ncells + m > b->cells_cap) {
+    uint32_t nc = b->cells_cap ? b->cells_cap : 4096;
+    while (nc < b->ncells + m) nc = nc > UINT32_MAX / 2 ? UINT32_MAX : nc * 2;
+    uint32_t *no = realloc(b->off, (size_t)nc * sizeof *no);
+    if (no) b->off = no;
+    uint32_t *nl = no ? realloc(b->len, (size_t)nc * sizeof *nl) : NULL;
+    if (nl) b->len = nl;
+    uint64_t *nh = nl ? realloc(b->h, (size_t)nc * sizeof *nh) : NULL;
+    if (!nh) return FP_ERR_NOMEM; /* arrays grown so far stay valid, cells_cap unchanged */
+    b->h = nh;
+    b->cells_cap = nc;
+  }
+  return FP_OK;
+}
+
+/* Copies the first m cells of a data row and their hashes (p->rowh) into the batch being
+ * filled; hands it over when full. */
+static fp_err par_add_row(fp_profiler *p, const fp_csv_record *rec, uint32_t m) {
+  par *q = p->par;
+  batch *b = &q->b[q->fill];
+  size_t bytes = 0;
+  for (uint32_t i = 0; i < m; i++) bytes += rec->cells[i].len;
+  if (b->text_len + bytes > UINT32_MAX) return FP_ERR_LIMIT;
+  fp_err e = batch_reserve(b, m);
+  if (e) return e;
+  if (b->text_len + bytes > b->text_cap) {
+    size_t nc = b->text_cap ? b->text_cap : 4096;
+    while (nc < b->text_len + bytes) nc *= 2;
+    char *nt = realloc(b->text, nc);
+    if (!nt) return FP_ERR_NOMEM;
+    b->text = nt;
+    b->text_cap = nc;
+  }
+  if (b->nrows == 0) b->row_start[0] = 0;
+  for (uint32_t i = 0; i < m; i++) {
+    uint32_t k = b->ncells + i, n = rec->cells[i].len;
+    b->off[k] = (uint32_t)b->text_len;
+    b->len[k] = n;
+    b->h[k] = p->rowh[i];
+    if (n) memcpy(b->text + b->text_len, rec->cells[i].ptr, n);
+    b->text_len += n;
+  }
+  b->ncells += m;
+  b->row_start[++b->nrows] = b->ncells;
+  if (b->nrows >= q->batch_rows || b->text_len >= BATCH_BYTES) return par_flush(p);
+  return FP_OK;
+}
+
+/* Stops and joins the helper threads (after the work handed over is done) and frees. */
+static fp_err par_stop(fp_profiler *p) {
+  par *q = p->par;
+  if (!q) return FP_OK;
+  fp_err e = par_wait(p);
+  pthread_mutex_lock(&q->mu);
+  q->quit = true;
+  pthread_cond_broadcast(&q->work_cv);
+  pthread_mutex_unlock(&q->mu);
+  for (unsigned i = 0; i < q->nthreads; i++) pthread_join(q->tids[i], NULL);
+  free(q->tids);
+  batch_free(&q->b[0]);
+  batch_free(&q->b[1]);
+  pthread_mutex_destroy(&q->mu);
+  pthread_cond_destroy(&q->work_cv);
+  pthread_cond_destroy(&q->done_cv);
+  free(q);
+  p->par = NULL;
+  return e;
+}
+
+static fp_err par_start(fp_profiler *p, unsigned threads, size_t batch_rows) {
+  par *q = calloc(1, sizeof *q);
+  if (!q) return FP_ERR_NOMEM;
+  q->tids = calloc(threads - 1, sizeof *q->tids);
+  if (!q->tids) {
+    free(q);
+    return FP_ERR_NOMEM;
+  }
+  q->batch_rows = batch_rows && batch_rows < BATCH_ROWS_MAX ? (uint32_t)batch_rows : BATCH_ROWS_MAX;
+  atomic_init(&q->err, FP_OK);
+  atomic_init(&q->b[0].next_col, 0u);
+  atomic_init(&q->b[1].next_col, 0u);
+  pthread_mutex_init(&q->mu, NULL);
+  pthread_cond_init(&q->work_cv, NULL);
+  pthread_cond_init(&q->done_cv, NULL);
+  p->par = q;
+  for (unsigned i = 0; i + 1 < threads; i++) {
+    if (pthread_create(&q->tids[i], NULL, par_thread, p) != 0) break;
+    q->nthreads++;
+  }
+  if (q->nthreads) return FP_OK;
+  par_stop(p); /* not even one helper: profile on the caller's thread */
+  return FP_OK;
+}
+
 /* ---- table level ------------------------------------------------------------------------- */
 
 static fp_err add_finding(fp_profiler *p, const char *code, fp_severity sev, uint64_t row,
@@ -608,6 +853,35 @@ static fp_err size_errors(fp_profiler *p, const fp_csv_record *rec, fp_diag *d) 
   return FP_OK;
 }
 
+/* Pass 1 of the one-thread path: one hash per cell (into p->rowh), shared by the column
+ * profile and the row hash, and a prefetch of the slot each column will probe. Exact
+ * tables of high-cardinality columns do not fit in cache; prefetching lets the misses of
+ * all columns overlap instead of being paid one after another in pass 2. The row hash is
+ * XXH3 over the cell hashes (each covers exactly one cell, and their count is part of the
+ * input length, so ["a,b"] and ["a","b"] differ). */
+static fp_err cell_hashes(fp_profiler *p, const fp_csv_record *rec, uint32_t m, uint64_t *rh) {
+  uint32_t n = rec->ncells;
+  if (n > p->rowh_cap) {
+    uint64_t *nr = realloc(p->rowh, (size_t)n * sizeof *nr);
+    if (!nr) return FP_ERR_NOMEM;
+    p->rowh = nr;
+    p->rowh_cap = n;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t h = hash_bytes(rec->cells[i].ptr, rec->cells[i].len);
+    p->rowh[i] = h;
+    if (i < m && !p->par) {
+      const col *c = &p->cols[i];
+      if (c->distinct_exact && c->xt_cap)
+        __builtin_prefetch(&c->xt[(uint32_t)h & (c->xt_cap - 1)]);
+      else if (!c->distinct_exact)
+        __builtin_prefetch(&c->hll->reg[h >> (64 - FP__HLL_P)]);
+    }
+  }
+  *rh = XXH3_64bits(p->rowh, (size_t)n * sizeof *p->rowh);
+  return FP_OK;
+}
+
 static fp_err data_row(fp_profiler *p, const fp_csv_record *rec, fp_diag *d) {
   uint32_t n = rec->ncells, m = n < p->ncols ? n : p->ncols;
   p->st.rows++;
@@ -622,46 +896,22 @@ static fp_err data_row(fp_profiler *p, const fp_csv_record *rec, fp_diag *d) {
     return add_finding(p, "blank-row", p->sev, rec->index, 0, NULL, NULL, 0, NULL, d);
   }
 
-  if (n > p->rowh_cap) {
-    uint64_t *nr = realloc(p->rowh, (size_t)n * sizeof *nr);
-    if (!nr) return fp_diag_set(d, FP_ERR_NOMEM, "profiler: out of memory");
-    p->rowh = nr;
-    p->rowh_cap = n;
-  }
-  /* Pass 1: one hash per cell, shared by the column profile and the row hash, and a
-   * prefetch of the slot each column will probe. Exact tables of high-cardinality columns
-   * do not fit in cache; prefetching lets the misses of all columns overlap instead of
-   * being paid one after another in pass 2. */
-  for (uint32_t i = 0; i < n; i++) {
-    uint64_t h = hash_bytes(rec->cells[i].ptr, rec->cells[i].len);
-    p->rowh[i] = h;
-    if (i < m) {
-      const col *c = &p->cols[i];
-      if (c->distinct_exact && c->xt_cap)
-        __builtin_prefetch(&c->xt[(uint32_t)h & (c->xt_cap - 1)]);
-      else if (!c->distinct_exact)
-        __builtin_prefetch(&c->hll->reg[h >> (64 - FP__HLL_P)]);
-    }
-  }
-  /* Duplicate rows: XXH3 over the cell hashes (each hash covers exactly one cell, and the
-   * count of hashes is part of the input length, so ["a,b"] and ["a","b"] differ). */
-  uint64_t rh = XXH3_64bits(p->rowh, (size_t)n * sizeof *p->rowh);
+  uint64_t rh;
+  fp_err e = cell_hashes(p, rec, m, &rh);
+  if (e) return fp_diag_set(d, e, "profiler: out of memory");
   rh += !rh;
-  fp__dupset_prefetch(&p->dup, rh);
-
-  /* Pass 2: the column accumulators. */
-  for (uint32_t i = 0; i < m; i++) {
-    const fp_cell *c = &rec->cells[i];
-    fp_err e = profile_cell(p, &p->cols[i], c->ptr, c->len, p->rowh[i]);
-    if (e) return fp_diag_set(d, e, "profiler: out of memory");
+  fp__dupset_prefetch(&p->dup, rh); /* lands while pass 2 runs */
+  if (p->par) { /* pass 2 on the column threads */
+    e = par_add_row(p, rec, m);
+  } else { /* pass 2: the column accumulators */
+    for (uint32_t i = 0; i < m && !e; i++)
+      e = profile_cell(p, &p->cols[i], rec->cells[i].ptr, rec->cells[i].len, p->rowh[i]);
   }
-  if (n != p->ncols) {
-    fp_err e = size_errors(p, rec, d);
-    if (e) return e;
-  }
+  if (e) return fp_diag_set(d, e, "profiler: %s", e == FP_ERR_NOMEM ? "out of memory" : fp_err_name(e));
+  if (n != p->ncols && (e = size_errors(p, rec, d))) return e;
 
   uint64_t earlier;
-  fp_err e = fp__dupset_check(&p->dup, rh, rec->index, &earlier);
+  e = fp__dupset_check(&p->dup, rh, rec->index, &earlier);
   if (e) return fp_diag_set(d, e, "profiler: out of memory");
   if (p->dup.full) p->st.duplicate_rows_exact = false;
   if (earlier) {
@@ -794,6 +1044,12 @@ fp_err fp_profiler_finish(fp_profiler *p, uint64_t bytes, fp_diag *d) {
   if (p->finished) return fp_diag_set(d, FP_ERR_INVAL, "profiler: finish called twice");
   p->finished = true;
   p->st.bytes = bytes;
+  if (p->par) {
+    fp_err e = par_flush(p);
+    fp_err e2 = par_stop(p);
+    if (e || e2) return fp_diag_set(d, e ? e : e2, "profiler: column threads: %s",
+                                    fp_err_name(e ? e : e2));
+  }
   for (uint32_t i = 0; i < p->ncols; i++) {
     fp_err e = finish_column(&p->cols[i], &p->out[i]);
     if (e) return fp_diag_set(d, e, "profiler: out of memory");
