@@ -12,8 +12,9 @@
 # Measured, each the median of FP_BENCH_RUNS runs with a warm page cache, timed by GNU time
 # (/usr/bin/time -f '%e %M', Debian package `time`):
 #   wc -l FILE
-#   CMD profile FILE --report TMPDIR/report.json   (exit 0 = valid, 1 = data invalid: fine)
-#   CMD profile FILE --contract contracts/officer_detail.yaml   (validation on)
+#   CMD profile FILE --threads T --report TMPDIR/report.json   (exit 0 = valid, 1 = data
+#                                                   invalid: fine), T = 1 and T = nproc
+#   CMD profile FILE --threads T --contract contracts/officer_detail.yaml   (validation on)
 #   CMD rows --count FILE                          (parse only; if `CMD rows --help` exits 0)
 #
 # Environment:
@@ -26,6 +27,8 @@
 #   FP_BENCH_MAX_RSS_GROWTH
 #                   fail when the job's peak RSS on 1 GiB exceeds this multiple of its peak
 #                   on 256 MiB (default 1.5)
+#   FP_BENCH_HUGE   1 = also generate a 4 GiB input (~4.1 GiB of disk) and check the peak
+#                   RSS there instead of at 1 GiB
 #
 # The report goes to a scratch file so that writing it is part of the measured work.
 #
@@ -115,6 +118,13 @@ if [[ ! -f $BIG || ! -f $SMALL ]] && ((avail_kb < 1500000)); then
 fi
 ensure_input "$BIG" 1G
 ensure_input "$SMALL" 256M
+HUGE=$BENCH_DIR/officers_4g.csv
+if [[ ${FP_BENCH_HUGE:-0} == 1 ]]; then
+  if [[ ! -f $HUGE ]] && ((avail_kb < 5500000)); then
+    usage_error "FP_BENCH_HUGE=1 needs ~4.1 GiB more free in $BENCH_DIR"
+  fi
+  ensure_input "$HUGE" 4G
+fi
 echo "input: warming the page cache"
 cat "$BIG" "$SMALL" >/dev/null
 
@@ -154,17 +164,32 @@ row() { # row LABEL: appends the last measurement to the table
   ROWS+=("$1|$M_WALL|$M_RSS")
 }
 
+NCPU=$(nproc 2>/dev/null || echo 1)
 echo "measuring: median of $RUNS runs each, ${CMD[*]}"
 measure "0" wc -l "$BIG"
 WC_WALL=$M_WALL
 row "wc -l"
-measure "0 1" "${CMD[@]}" profile "$BIG" --report "$TMP/report.json"
-row "$NAME profile"
-CONTRACT="$(cd "$(dirname "$0")/.." && pwd)/contracts/officer_detail.yaml"
-if [ -f "$CONTRACT" ]; then
-  measure "0 1" "${CMD[@]}" profile "$BIG" --contract "$CONTRACT" --report "$TMP/report.json"
-  row "$NAME profile + officer contract"
+# One thread, then all cores (--threads; a build without the flag is measured once).
+THREADS=(1)
+if "${CMD[@]}" profile --help 2>/dev/null | grep -q -- --threads; then
+  ((NCPU > 1)) && THREADS+=("$NCPU")
+  tflag() { echo "--threads $1"; }
+else
+  echo "note: '${CMD[*]} profile' has no --threads: measuring its default only"
+  tflag() { :; }
 fi
+CONTRACT="$(cd "$(dirname "$0")/.." && pwd)/contracts/officer_detail.yaml"
+for t in "${THREADS[@]}"; do
+  # shellcheck disable=SC2046 # tflag prints zero or two words on purpose
+  measure "0 1" "${CMD[@]}" profile "$BIG" $(tflag "$t") --report "$TMP/report.json"
+  row "$NAME profile, $t thread(s)"
+  if [ -f "$CONTRACT" ]; then
+    # shellcheck disable=SC2046
+    measure "0 1" "${CMD[@]}" profile "$BIG" $(tflag "$t") --contract "$CONTRACT" \
+      --report "$TMP/report.json"
+    row "$NAME profile + contract, $t thread(s)"
+  fi
+done
 if "${CMD[@]}" rows --help >/dev/null 2>&1; then
   measure "0" "${CMD[@]}" rows --count "$BIG"
   row "$NAME rows --count (parse only)"
@@ -173,18 +198,31 @@ else
 fi
 # Memory growth: the duplicate-row hash set is bounded by FP_DUP_ROWS_MEMORY (64 MiB by
 # default) and fills as rows arrive, so it is held small here to show that everything
-# else stays flat from 256 MiB to 1 GiB; the default-config peak is in the table above.
-measure "0 1" env FP_DUP_ROWS_MEMORY=4M "${CMD[@]}" profile "$SMALL" --report "$TMP/report.json"
+# else stays flat from 256 MiB to 1 GiB (and 4 GiB with FP_BENCH_HUGE=1), on all cores;
+# the default-config peak is in the table above.
+TMAX=${THREADS[${#THREADS[@]} - 1]}
+# shellcheck disable=SC2046
+measure "0 1" env FP_DUP_ROWS_MEMORY=4M "${CMD[@]}" profile "$SMALL" $(tflag "$TMAX") \
+  --report "$TMP/report.json"
 JOB_RSS_SMALL=$M_RSS
-measure "0 1" env FP_DUP_ROWS_MEMORY=4M "${CMD[@]}" profile "$BIG" --report "$TMP/report.json"
+# shellcheck disable=SC2046
+measure "0 1" env FP_DUP_ROWS_MEMORY=4M "${CMD[@]}" profile "$BIG" $(tflag "$TMAX") \
+  --report "$TMP/report.json"
 JOB_RSS_BIG=$M_RSS
+JOB_RSS_HUGE=
+if [[ ${FP_BENCH_HUGE:-0} == 1 ]]; then
+  saved=$RUNS RUNS=1
+  # shellcheck disable=SC2046
+  measure "0 1" env FP_DUP_ROWS_MEMORY=4M "${CMD[@]}" profile "$HUGE" $(tflag "$TMAX") \
+    --report "$TMP/report.json"
+  JOB_RSS_HUGE=$M_RSS HUGE_WALL=$M_WALL RUNS=$saved
+fi
 
 # ------------------------------------------------------------------------------ peers
 
 PEER_RUNS=${FP_BENCH_PEER_RUNS:-1}
 [[ $PEER_RUNS =~ ^[1-9][0-9]*$ ]] || usage_error "FP_BENCH_PEER_RUNS must be a positive integer"
 PEERS_DIR="$(cd "$(dirname "$0")" && pwd)/peers"
-NCPU=$(nproc 2>/dev/null || echo 1)
 SKIPPED=()
 peer() { # peer LABEL CMD...: one peer measurement, PEER_RUNS runs
   local label=$1 saved=$RUNS
@@ -199,7 +237,6 @@ peer() { # peer LABEL CMD...: one peer measurement, PEER_RUNS runs
   fi
   RUNS=$saved
 }
-echo "file-processing --threads N: not implemented yet (one thread only)"
 if command -v node >/dev/null 2>&1 && [[ -d $PEERS_DIR/node_modules/@duckdb/node-api ]]; then
   peer "duckdb SUMMARIZE, 1 thread" node "$PEERS_DIR/duckdb_summarize.mjs" "$BIG" 1
   peer "duckdb SUMMARIZE, $NCPU threads" node "$PEERS_DIR/duckdb_summarize.mjs" "$BIG" "$NCPU"
@@ -235,10 +272,16 @@ echo "(x wc -l = wall time divided by wc -l's wall time; MB = 10^6 bytes for thr
 for sk in "${SKIPPED[@]}"; do echo "skipped: $sk"; done
 echo
 
-verdict=$(awk -v s="$JOB_RSS_SMALL" -v b="$JOB_RSS_BIG" -v m="$MAX_GROWTH" \
+BIGGEST=$JOB_RSS_BIG BIGGEST_NAME="1 GiB"
+if [[ -n $JOB_RSS_HUGE ]]; then
+  BIGGEST=$JOB_RSS_HUGE BIGGEST_NAME="4 GiB"
+  awk -v w="$HUGE_WALL" -v b="$(stat -c %s "$HUGE")" \
+    'BEGIN { printf "4 GiB profile (FP_DUP_ROWS_MEMORY=4M): %.2f s, %.0f MB/s\n", w, b / 1e6 / w }'
+fi
+verdict=$(awk -v s="$JOB_RSS_SMALL" -v b="$BIGGEST" -v n="$BIGGEST_NAME" -v t="$TMAX" -v m="$MAX_GROWTH" \
   'BEGIN { r = s > 0 ? b / s : 0;
-           printf "memory growth (FP_DUP_ROWS_MEMORY=4M): profile peak RSS %.1f MB at 256 MiB vs %.1f MB at 1 GiB" \
-                  " (x%.2f, limit x%s): %s\n", s / 1024, b / 1024, r, m, r <= m ? "OK" : "GROWS" }')
+           printf "memory growth (FP_DUP_ROWS_MEMORY=4M, %s thread(s)): profile peak RSS %.1f MB at 256 MiB vs %.1f MB at %s" \
+                  " (x%.2f, limit x%s): %s\n", t, s / 1024, b / 1024, n, r, m, r <= m ? "OK" : "GROWS" }')
 echo "$verdict"
 if [[ $verdict == *GROWS ]]; then
   echo "$PROG: peak memory grows with file size" >&2
