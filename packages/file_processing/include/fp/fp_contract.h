@@ -92,6 +92,12 @@ bool fp_glob_match(const char *glob, const char *key);
 typedef struct fp_checker_opts {
   size_t unique_memory;  /* bytes for unique/primaryKey state; default 256 MiB */
   const char *spill_dir; /* where uniqueness spills beyond the budget; NULL = $TMPDIR or /tmp */
+  /* Check on a thread of its own: records are copied into a queue and checked while the
+   * caller reads on; findings go to a private collector that finish merges into findings
+   * in the order one thread would have produced, provided the caller adds its own findings
+   * for a record before handing the record over (as the pipeline does with the profiler's).
+   * Rows with errors and everything else come out the same. */
+  bool threaded;
 } fp_checker_opts;
 
 void fp_checker_opts_default(fp_checker_opts *o);

@@ -109,9 +109,16 @@ static fp_err ensure_consumers(pipeline *p, fp_diag *d) {
     po.missing_values = (const char *const *)p->contract->missing_values;
     po.nmissing = p->contract->nmissing;
   }
+  /* With threads to spare, the checker gets one of them and the profiler's columns the
+   * rest; the profiler adds a record's findings before the checker gets the record. */
+  fp_checker_opts co = p->o->checker;
+  if (p->contract && po.threads > 1) {
+    co.threaded = true;
+    po.threads--;
+  }
   fp_err e = fp_profiler_new(&po, header, p->findings, &p->prof, d);
   if (!e && p->contract)
-    e = fp_checker_new(p->contract, &p->o->checker, header, p->findings, &p->checker, d);
+    e = fp_checker_new(p->contract, &co, header, p->findings, &p->checker, d);
   return e;
 }
 

@@ -101,7 +101,10 @@ typedef struct rowlog {
 
 struct fp_checker {
   const fp_contract *c;
-  fp_findings *fnd;
+  fp_findings *fnd;     /* where findings go: the caller's, or own when threaded */
+  fp_findings *caller;  /* threaded: the caller's collector, merged into at finish */
+  fp_findings *own;
+  fp__recq *q;          /* threaded: the records on their way to this checker's thread */
   char *spill_dir;
   size_t unique_memory;
   bool has_header, started, finished;
@@ -267,6 +270,8 @@ static fp_err setup_fields(fp_checker *k) {
   return FP_OK;
 }
 
+static fp_err checked_record(void *checker, const fp_csv_record *rec, fp_diag *d);
+
 fp_err fp_checker_new(const fp_contract *c, const fp_checker_opts *o, bool has_header,
                       fp_findings *findings, fp_checker **out, fp_diag *d) {
   if (!out || !c || !findings) return fp_diag_set(d, FP_ERR_INVAL, "checker: missing argument");
@@ -283,9 +288,16 @@ fp_err fp_checker_new(const fp_contract *c, const fp_checker_opts *o, bool has_h
     return fp_diag_set(d, FP_ERR_NOMEM, "checker: out of memory");
   }
   load_rules(k);
-  if (setup_fields(k)) {
+  fp_err e = setup_fields(k) ? FP_ERR_NOMEM : FP_OK;
+  if (!e && o && o->threaded) {
+    k->caller = findings;
+    e = fp__findings_new_like(findings, 1, &k->own);
+    k->fnd = k->own;
+    if (!e) e = fp__recq_new(checked_record, k, &k->q);
+  }
+  if (e) {
     fp_checker_free(k);
-    return fp_diag_set(d, FP_ERR_NOMEM, "checker: out of memory");
+    return fp_diag_set(d, e, "checker: cannot set up (%s)", fp_err_name(e));
   }
   *out = k;
   return FP_OK;
@@ -300,6 +312,8 @@ static void rowlog_free(rowlog *l) {
 
 void fp_checker_free(fp_checker *k) {
   if (!k) return;
+  fp__recq_free(k->q); /* first: its thread may be checking */
+  fp_findings_free(k->own);
   size_t nf = k->c ? k->c->nfields : 0;
   if (k->fmv)
     for (size_t i = 0; i < nf; i++) free(k->fmv[i].len);
@@ -846,15 +860,21 @@ static fp_err data_row(fp_checker *k, const fp_csv_record *rec, fp_diag *d) {
   return e;
 }
 
-fp_err fp_checker_record(void *checker, const fp_csv_record *rec, fp_diag *d) {
+/* One record, on whichever thread checks. */
+static fp_err checked_record(void *checker, const fp_csv_record *rec, fp_diag *d) {
   fp_checker *k = checker;
-  if (!k || !rec) return fp_diag_set(d, FP_ERR_INVAL, "checker: missing argument");
-  if (k->finished) return fp_diag_set(d, FP_ERR_INVAL, "checker: record after finish");
   if (!k->started) {
     fp_err e = start(k, rec, d);
     if (e || k->has_header) return e;
   }
   return data_row(k, rec, d);
+}
+
+fp_err fp_checker_record(void *checker, const fp_csv_record *rec, fp_diag *d) {
+  fp_checker *k = checker;
+  if (!k || !rec) return fp_diag_set(d, FP_ERR_INVAL, "checker: missing argument");
+  if (k->finished) return fp_diag_set(d, FP_ERR_INVAL, "checker: record after finish");
+  return k->q ? fp__recq_push(k->q, rec, d) : checked_record(k, rec, d);
 }
 
 /* ---- finish ---------------------------------------------------------------------------- */
@@ -926,13 +946,23 @@ fp_err fp_checker_finish(fp_checker *k, fp_diag *d) {
   if (k->finished) return fp_diag_set(d, FP_ERR_INVAL, "checker: finish called twice");
   k->finished = true;
   fp_err e = FP_OK;
-  if (k->u) {
+  if (k->q) { /* every record checked, and this thread sees what the checking wrote */
+    e = fp__recq_finish(k->q, d);
+    fp__recq_free(k->q);
+    k->q = NULL;
+    fp__findings_finishing(k->own);
+  }
+  if (!e && k->u) {
     if (k->log.fd >= 0) e = rowlog_flush(k, d);
     if (!e) e = fp__uniq_finish(k->u, late_dup, k, d);
   }
   if (!e) e = row_count_check(k, d);
   if (!e) e = error_rate_check(k, d);
   rowlog_free(&k->log);
+  if (!e && k->own) {
+    e = fp__findings_merge(k->caller, k->own);
+    if (e) e = fp_diag_set(d, e, "checker: merging findings: %s", fp_err_name(e));
+  }
   return e;
 }
 

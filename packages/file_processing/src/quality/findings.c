@@ -21,6 +21,9 @@
 typedef struct group_aux {
   uint64_t key_hash;
   size_t samples_cap; /* allocated sample slots */
+  /* when the group was first seen (fp__findings_merge orders groups by it) */
+  uint64_t first_row, first_seq;
+  unsigned phase;
 } group_aux;
 
 typedef struct fp_severity_override_entry {
@@ -40,6 +43,9 @@ struct fp_findings {
   size_t sample_bytes;
   fp_severity_override_entry *overrides; /* a contract's checks.severity; a handful */
   size_t noverrides;
+  unsigned phase;  /* see fp__findings_merge */
+  bool finishing;
+  uint64_t nseq;   /* groups created so far */
 };
 
 static const struct {
@@ -206,7 +212,7 @@ static fp_err ensure_room(fp_findings *f) {
 }
 
 static fp_err new_group(fp_findings *f, const char *code, fp_severity sev, uint32_t field,
-                        const char *field_name, uint64_t h, size_t *gi) {
+                        const char *field_name, uint64_t h, uint64_t row, size_t *gi) {
   fp_err e = ensure_room(f);
   if (e) return e;
   fp_finding_group g;
@@ -226,8 +232,7 @@ static fp_err new_group(fp_findings *f, const char *code, fp_severity sev, uint3
   g.field = field;
   size_t i = f->ngroups++;
   f->groups[i] = g;
-  f->aux[i].key_hash = h;
-  f->aux[i].samples_cap = 0;
+  f->aux[i] = (group_aux){h, 0, f->finishing ? UINT64_MAX : row, f->nseq++, f->phase};
   index_put(f, i);
   *gi = i;
   return FP_OK;
@@ -303,7 +308,7 @@ fp_err fp_findings_add(fp_findings *f, const char *code, fp_severity sev, uint64
   if (found >= 0) {
     gi = (size_t)found;
   } else {
-    fp_err e = new_group(f, code, sev, field, field_name, h, &gi);
+    fp_err e = new_group(f, code, sev, field, field_name, h, row, &gi);
     if (e) return e;
   }
   f->last = gi + 1;
@@ -329,4 +334,151 @@ uint64_t fp_findings_total(const fp_findings *f, fp_severity sev) {
   for (size_t i = 0; i < f->ngroups; i++)
     if (f->groups[i].severity == sev) t += f->groups[i].count;
   return t;
+}
+
+/* ---- collectors of several threads ----------------------------------------------------- */
+
+void fp__findings_finishing(fp_findings *f) {
+  if (f) f->finishing = true;
+}
+
+fp_err fp__findings_new_like(const fp_findings *f, unsigned phase, fp_findings **out) {
+  fp_err e = fp_findings_new(f->sample_cap, out);
+  for (size_t i = 0; !e && i < f->noverrides; i++)
+    e = fp_findings_override(*out, f->overrides[i].code, f->overrides[i].sev,
+                             f->overrides[i].ignore);
+  if (e) {
+    fp_findings_free(*out);
+    *out = NULL;
+    return e;
+  }
+  (*out)->phase = phase;
+  return FP_OK;
+}
+
+static size_t sample_size(const fp_finding_sample *s) {
+  return sizeof *s + (s->cell ? strlen(s->cell) + 1 : 0) + (s->note ? strlen(s->note) + 1 : 0);
+}
+
+static void sample_free(fp_finding_sample *s) {
+  free(s->cell);
+  free(s->note);
+}
+
+/* (first row, phase, creation) of a group: the order single-threaded collection sees. */
+static int first_cmp(const group_aux *a, const group_aux *b) {
+  if (a->first_row != b->first_row) return a->first_row < b->first_row ? -1 : 1;
+  if (a->phase != b->phase) return a->phase < b->phase ? -1 : 1;
+  if (a->first_seq != b->first_seq) return a->first_seq < b->first_seq ? -1 : 1;
+  return 0;
+}
+
+/* Folds src's group (ss, sa) into dst's group gi: samples merged in (row, phase) order
+ * and cut at the cap; the rest freed. */
+static fp_err merge_group(fp_findings *dst, size_t gi, fp_finding_group *sg, const group_aux *sa) {
+  fp_finding_group *dg = &dst->groups[gi];
+  group_aux *da = &dst->aux[gi];
+  size_t n = dg->nsamples + sg->nsamples, keep = n < dst->sample_cap ? n : dst->sample_cap;
+  fp_finding_sample *out = malloc((keep ? keep : 1) * sizeof *out);
+  if (!out) return FP_ERR_NOMEM;
+  bool src_first_on_tie = sa->phase < da->phase;
+  size_t i = 0, j = 0, k = 0;
+  while (i < dg->nsamples || j < sg->nsamples) {
+    bool take_src;
+    if (i == dg->nsamples) take_src = true;
+    else if (j == sg->nsamples) take_src = false;
+    else if (dg->samples[i].row != sg->samples[j].row)
+      take_src = sg->samples[j].row < dg->samples[i].row;
+    else take_src = src_first_on_tie;
+    fp_finding_sample *s = take_src ? &sg->samples[j++] : &dg->samples[i++];
+    if (k < keep) {
+      out[k++] = *s;
+      if (take_src) dst->sample_bytes += sample_size(s);
+    } else {
+      if (!take_src) dst->sample_bytes -= sample_size(s);
+      sample_free(s);
+    }
+  }
+  free(dg->samples);
+  free(sg->samples);
+  sg->samples = NULL;
+  sg->nsamples = 0;
+  dg->samples = out;
+  dg->nsamples = k;
+  da->samples_cap = keep ? keep : 1;
+  dg->count += sg->count;
+  dg->capped = dg->count > dg->nsamples;
+  if (first_cmp(sa, da) < 0) { /* src saw it first: its first finding fixed the severity */
+    dg->severity = sg->severity;
+    da->first_row = sa->first_row;
+    da->first_seq = sa->first_seq;
+    da->phase = sa->phase;
+  }
+  return FP_OK;
+}
+
+typedef struct ranked_group {
+  fp_finding_group g;
+  group_aux a;
+} ranked_group;
+
+static int ranked_cmp(const void *x, const void *y) {
+  return first_cmp(&((const ranked_group *)x)->a, &((const ranked_group *)y)->a);
+}
+
+/* Orders dst's groups by when they were first seen and rebuilds the index. */
+static fp_err reorder(fp_findings *f) {
+  if (f->ngroups < 2) return FP_OK;
+  ranked_group *r = malloc(f->ngroups * sizeof *r);
+  if (!r) return FP_ERR_NOMEM;
+  for (size_t i = 0; i < f->ngroups; i++) r[i] = (ranked_group){f->groups[i], f->aux[i]};
+  qsort(r, f->ngroups, sizeof *r, ranked_cmp); /* keys are unique: no stability needed */
+  for (size_t i = 0; i < f->ngroups; i++) {
+    f->groups[i] = r[i].g;
+    f->aux[i] = r[i].a;
+  }
+  free(r);
+  memset(f->index, 0, f->index_cap * sizeof *f->index);
+  for (size_t i = 0; i < f->ngroups; i++) index_put(f, i);
+  f->last = 0;
+  return FP_OK;
+}
+
+fp_err fp__findings_merge(fp_findings *dst, fp_findings *src) {
+  if (!dst || !src) return FP_ERR_INVAL;
+  fp_err e = FP_OK;
+  size_t i = 0;
+  for (; i < src->ngroups && !e; i++) {
+    fp_finding_group *sg = &src->groups[i];
+    const group_aux *sa = &src->aux[i];
+    long gi = lookup(dst, sg->code, sg->field, sa->key_hash);
+    if (gi >= 0) {
+      e = merge_group(dst, (size_t)gi, sg, sa);
+      if (e) break;
+      free(sg->code);
+      free(sg->field_name);
+      free(sg->message);
+      continue;
+    }
+    if ((e = ensure_room(dst))) break;
+    size_t di = dst->ngroups++;
+    dst->groups[di] = *sg;
+    dst->aux[di] = *sa;
+    index_put(dst, di);
+    for (size_t k = 0; k < sg->nsamples; k++) dst->sample_bytes += sample_size(&sg->samples[k]);
+  }
+  /* src keeps only what was not moved (everything after a failure) */
+  size_t left = src->ngroups - i; /* a group that failed to merge is still whole */
+  if (left) {
+    memmove(src->groups, src->groups + i, left * sizeof *src->groups);
+    memmove(src->aux, src->aux + i, left * sizeof *src->aux);
+  }
+  src->ngroups = left;
+  src->sample_bytes = 0;
+  if (src->index) memset(src->index, 0, src->index_cap * sizeof *src->index);
+  for (size_t k = 0; k < src->ngroups; k++) index_put(src, k);
+  src->last = 0;
+  if (e) return e;
+  dst->last = 0;
+  return reorder(dst);
 }

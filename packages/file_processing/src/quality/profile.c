@@ -502,12 +502,7 @@ static fp_err profile_cell(fp_profiler *p, col *c, const char *s, uint32_t n, ui
 #define BATCH_ROWS_MAX 8192u
 
 typedef struct batch {
-  uint32_t nrows, ncells, rows_cap, cells_cap;
-  uint32_t *row_start; /* nrows + 1 entries: the row's first cell in off/len/h */
-  uint32_t *off, *len;  /* per cell: text position in text, length */
-  uint64_t *h;          /* per cell: its XXH3, computed on the caller's thread */
-  char *text;
-  size_t text_len, text_cap;
+  fp__rbatch rb;        /* the rows: first m cells and their hashes */
   atomic_uint next_col; /* the next column to take; >= ncols: all taken */
   uint32_t cols_done;   /* under par.mu */
 } batch;
@@ -526,16 +521,8 @@ typedef struct par {
   uint32_t batch_rows;
 } par;
 
-static void batch_free(batch *b) {
-  free(b->row_start);
-  free(b->off);
-  free(b->len);
-  free(b->h);
-  free(b->text);
-}
-
 /* Column j of batch b, rows in order. */
-static fp_err column_batch(fp_profiler *p, uint32_t j, const batch *b) {
+static fp_err column_batch(fp_profiler *p, uint32_t j, const fp__rbatch *b) {
   col *c = &p->cols[j];
   for (uint32_t r = 0; r < b->nrows; r++) {
     uint32_t k = b->row_start[r] + j;
@@ -553,7 +540,7 @@ static void par_help(fp_profiler *p, batch *b) {
   for (;;) {
     uint32_t j = atomic_fetch_add(&b->next_col, 1u);
     if (j >= p->ncols) break;
-    fp_err e = column_batch(p, j, b);
+    fp_err e = column_batch(p, j, &b->rb);
     if (e) {
       int none = FP_OK;
       atomic_compare_exchange_strong(&q->err, &none, (int)e);
@@ -603,7 +590,7 @@ static fp_err par_flush(fp_profiler *p) {
   par *q = p->par;
   batch *b = &q->b[q->fill];
   fp_err e = par_wait(p);
-  if (e || !b->nrows) return e;
+  if (e || !b->rb.nrows) return e;
   pthread_mutex_lock(&q->mu);
   atomic_store(&b->next_col, 0u);
   b->cols_done = 0;
@@ -612,34 +599,7 @@ static fp_err par_flush(fp_profiler *p) {
   pthread_cond_broadcast(&q->work_cv);
   pthread_mutex_unlock(&q->mu);
   q->fill ^= 1u;
-  batch *n = &q->b[q->fill];
-  n->nrows = n->ncells = 0;
-  n->text_len = 0;
-  return FP_OK;
-}
-
-/* Room for one more row of m cells. */
-static fp_err batch_reserve(batch *b, uint32_t m) {
-  if (b->nrows + 1 >= b->rows_cap) {
-    uint32_t nc = b->rows_cap ? b->rows_cap * 2 : 256;
-    uint32_t *nr = realloc(b->row_start, (size_t)nc * sizeof *nr);
-    if (!nr) return FP_ERR_NOMEM;
-    b->row_start = nr;
-    b->rows_cap = nc;
-  }
-  if ((uint64_t)b->ncells + m > UINT32_MAX) return FP_ERR_LIMIT;
-  if (b->ncells + m > b->cells_cap) {
-    uint32_t nc = b->cells_cap ? b->cells_cap : 4096;
-    while (nc < b->ncells + m) nc = nc > UINT32_MAX / 2 ? UINT32_MAX : nc * 2;
-    uint32_t *no = realloc(b->off, (size_t)nc * sizeof *no);
-    if (no) b->off = no;
-    uint32_t *nl = no ? realloc(b->len, (size_t)nc * sizeof *nl) : NULL;
-    if (nl) b->len = nl;
-    uint64_t *nh = nl ? realloc(b->h, (size_t)nc * sizeof *nh) : NULL;
-    if (!nh) return FP_ERR_NOMEM; /* arrays grown so far stay valid, cells_cap unchanged */
-    b->h = nh;
-    b->cells_cap = nc;
-  }
+  fp__rbatch_clear(&q->b[q->fill].rb);
   return FP_OK;
 }
 
@@ -647,31 +607,9 @@ static fp_err batch_reserve(batch *b, uint32_t m) {
  * filled; hands it over when full. */
 static fp_err par_add_row(fp_profiler *p, const fp_csv_record *rec, uint32_t m) {
   par *q = p->par;
-  batch *b = &q->b[q->fill];
-  size_t bytes = 0;
-  for (uint32_t i = 0; i < m; i++) bytes += rec->cells[i].len;
-  if (b->text_len + bytes > UINT32_MAX) return FP_ERR_LIMIT;
-  fp_err e = batch_reserve(b, m);
+  fp__rbatch *b = &q->b[q->fill].rb;
+  fp_err e = fp__rbatch_add(b, rec, m, p->rowh);
   if (e) return e;
-  if (b->text_len + bytes > b->text_cap) {
-    size_t nc = b->text_cap ? b->text_cap : 4096;
-    while (nc < b->text_len + bytes) nc *= 2;
-    char *nt = realloc(b->text, nc);
-    if (!nt) return FP_ERR_NOMEM;
-    b->text = nt;
-    b->text_cap = nc;
-  }
-  if (b->nrows == 0) b->row_start[0] = 0;
-  for (uint32_t i = 0; i < m; i++) {
-    uint32_t k = b->ncells + i, n = rec->cells[i].len;
-    b->off[k] = (uint32_t)b->text_len;
-    b->len[k] = n;
-    b->h[k] = p->rowh[i];
-    if (n) memcpy(b->text + b->text_len, rec->cells[i].ptr, n);
-    b->text_len += n;
-  }
-  b->ncells += m;
-  b->row_start[++b->nrows] = b->ncells;
   if (b->nrows >= q->batch_rows || b->text_len >= BATCH_BYTES) return par_flush(p);
   return FP_OK;
 }
@@ -687,8 +625,8 @@ static fp_err par_stop(fp_profiler *p) {
   pthread_mutex_unlock(&q->mu);
   for (unsigned i = 0; i < q->nthreads; i++) pthread_join(q->tids[i], NULL);
   free(q->tids);
-  batch_free(&q->b[0]);
-  batch_free(&q->b[1]);
+  fp__rbatch_free(&q->b[0].rb);
+  fp__rbatch_free(&q->b[1].rb);
   pthread_mutex_destroy(&q->mu);
   pthread_cond_destroy(&q->work_cv);
   pthread_cond_destroy(&q->done_cv);

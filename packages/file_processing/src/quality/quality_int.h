@@ -215,10 +215,68 @@ static inline void fp__dupset_prefetch(const fp__dupset *s, uint64_t h) {
   if (s->cap) __builtin_prefetch(&s->e[fp__dupset_slot(h, s->cap)]);
 }
 
+/* ---- record batches (rbatch.c) ------------------------------------------------------- */
+
+/* A record's own fields, as fp_csv_record has them. */
+typedef struct fp__rbrow {
+  uint64_t index, byte_offset, bad_offset, raw_bytes;
+  uint32_t flags;
+} fp__rbrow;
+
+/* Records copied out of the reader's buffer for other threads. Zero-initialise; arrays are
+ * owned and kept across fp__rbatch_clear. Row r's cells are [row_start[r], row_start[r+1]):
+ * text + off[k] for len[k] bytes, flags cflags[k], and h[k] when the adder passed hashes. */
+typedef struct fp__rbatch {
+  uint32_t nrows, ncells, rows_cap, cells_cap;
+  uint32_t *row_start; /* nrows + 1 entries */
+  fp__rbrow *rows;
+  uint32_t *off, *len, *cflags;
+  uint64_t *h;
+  char *text;
+  size_t text_len, text_cap;
+} fp__rbatch;
+
+/* Appends the record with its first m cells (all when m >= ncells); h: m cell hashes or
+ * NULL. FP_ERR_NOMEM, or FP_ERR_LIMIT past 4 GiB of text or cells in one batch. */
+fp_err fp__rbatch_add(fp__rbatch *b, const fp_csv_record *rec, uint32_t m, const uint64_t *h);
+/* Row r as a record whose cells point into the batch; cells must hold its cell count. */
+void fp__rbatch_record(const fp__rbatch *b, uint32_t r, fp_cell *cells, fp_csv_record *out);
+void fp__rbatch_clear(fp__rbatch *b); /* empties, keeps the arrays */
+void fp__rbatch_free(fp__rbatch *b);  /* frees the arrays, zeroes */
+
 /* ---- findings (findings.c) ----------------------------------------------------------- */
 
 /* True when fp_findings_add(code, field) would keep a sample; lets callers skip building
  * notes for findings that will only be counted. */
 bool fp__findings_wants_sample(const fp_findings *f, const char *code, uint32_t field);
+
+/* Collectors fed on different threads, merged at the end as if one collector had seen
+ * every finding in the single-threaded order: per row, phase 0 (the profiler) before
+ * phase 1 (the checker), and a consumer's finish after every row. Each group remembers
+ * when it was first seen: (row, or "finishing" after fp__findings_finishing; the
+ * collector's phase; its creation order). */
+void fp__findings_finishing(fp_findings *f); /* later findings come from a finish step */
+/* A new, empty collector with f's sample cap and severity overrides, in phase. Owned. */
+fp_err fp__findings_new_like(const fp_findings *f, unsigned phase, fp_findings **out);
+/* Moves src's findings into dst (src is left empty): counts add up, a group's samples are
+ * the first sample_cap of both in (row, phase) order, its severity is the one of its first
+ * finding, and groups are ordered by when they were first seen. Samples of a group found
+ * in both collectors must have been added in row order (true for row findings; finish
+ * steps add to groups of their own). The sample-bytes budget applies per collector before
+ * the merge, so a merged collector may hold up to twice it. */
+fp_err fp__findings_merge(fp_findings *dst, fp_findings *src);
+
+/* ---- record queue (recq.c) ----------------------------------------------------------- */
+
+/* One consumer thread calling fn on every record pushed, in order. fn's errors come back
+ * from the next push or from finish, with fn's diagnostic. */
+typedef fp_err (*fp__recq_fn)(void *ud, const fp_csv_record *rec, fp_diag *d);
+typedef struct fp__recq fp__recq;
+fp_err fp__recq_new(fp__recq_fn fn, void *ud, fp__recq **out); /* starts the thread; owned */
+fp_err fp__recq_push(fp__recq *q, const fp_csv_record *rec, fp_diag *d); /* copies rec */
+/* Waits until every record pushed was consumed and stops the thread; after it, whatever
+ * fn wrote is visible to the caller. */
+fp_err fp__recq_finish(fp__recq *q, fp_diag *d);
+void fp__recq_free(fp__recq *q); /* NULL-safe; stops the thread without consuming the rest */
 
 #endif

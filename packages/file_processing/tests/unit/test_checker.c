@@ -503,6 +503,94 @@ static void test_unique_spilled_same_as_memory(void **state) {
   spilled_same_as_memory(MANY_SHARED);
 }
 
+/* ---- on a thread of its own ------------------------------------------------------------ */
+
+/* Every group in collector order with its severity, count and samples in stored order. */
+static char *ordered(const fx *x) {
+  size_t cap = (size_t)8 << 20, at = 0;
+  char *out = malloc(cap);
+  assert_non_null(out);
+  out[0] = '\0';
+  for (size_t i = 0; i < fp_findings_count_groups(x->f) && at < cap; i++) {
+    const fp_finding_group *g = fp_findings_group(x->f, i);
+    at += (size_t)snprintf(out + at, cap - at, "\n%s/%" PRIu32 " %s %" PRIu64 "%s:", g->code,
+                           g->field, fp_severity_name(g->severity), g->count,
+                           g->capped ? " capped" : "");
+    for (size_t j = 0; j < g->nsamples && at < cap; j++)
+      at += (size_t)snprintf(out + at, cap - at, " %" PRIu64 "[%s|%s]", g->samples[j].row,
+                             g->samples[j].cell ? g->samples[j].cell : "-",
+                             g->samples[j].note ? g->samples[j].note : "-");
+  }
+  assert_true(at < cap);
+  return out;
+}
+
+/* A header wider than the schema, rows blank over the schema's fields only or over the
+ * whole header (blank-row from the checker and from the profiler: one group fed from two
+ * collectors), duplicates, type errors, absent keys; sample cap 7 so merged groups cut. */
+static const char THREADED[] =
+    "schema:\n"
+    "  primaryKey: [id, k]\n"
+    "  fields:\n"
+    "    - {name: id, type: integer, constraints: {unique: true}}\n"
+    "    - {name: k, type: integer, constraints: {required: true}}\n"
+    "    - {name: t, type: integer, constraints: {maximum: 5}}\n";
+
+static void run_threaded(bool threaded, size_t memory, const char *dir, char **out,
+                         uint64_t *rows_err) {
+  fp_checker_opts o;
+  fp_checker_opts_default(&o);
+  o.unique_memory = memory;
+  o.spill_dir = dir;
+  o.threaded = threaded;
+  fx x = mk_opts(THREADED, true, 7, &o);
+  ROW(&x, "id", "k", "t", "extra");
+  char a[32], b[32], c[32];
+  for (uint64_t r = 2; r < 60002; r++) {
+    uint64_t id = r % 997 == 3 && r >= 4002 ? r - 3000 : r + 1000;
+    snprintf(a, sizeof a, "%" PRIu64, id);
+    snprintf(b, sizeof b, "%" PRIu64, r % 5);
+    snprintf(c, sizeof c, r % 1991 == 0 ? "x" : r % 777 == 0 ? "9" : "1");
+    if (r % 1499 == 0) a[0] = b[0] = '\0';
+    if (r % 2003 == 0) {
+      ROW(&x, "", "", "", "not blank"); /* blank over the schema only: the checker's */
+    } else if (r % 2503 == 0) {
+      ROW(&x, "", "", "", "");           /* blank over the header: the profiler's */
+    } else if (r % 3001 == 0) {
+      ROW(&x, a, b);                     /* short: missing-cell from the profiler */
+    } else {
+      ROW(&x, a, b, c, "e");
+    }
+  }
+  finish(&x);
+  *out = ordered(&x);
+  *rows_err = fp_checker_rows_with_errors(x.k);
+  done(&x);
+}
+
+static void test_threaded_same_as_inline(void **state) {
+  (void)state;
+  char dir[64];
+  fp_test_tmpdir(dir, sizeof dir);
+  static const size_t memory[] = {(size_t)256 << 20, (size_t)64 << 10}; /* in memory, spilled */
+  for (size_t m = 0; m < 2; m++) {
+    char *inline_out, *threaded_out;
+    uint64_t ei, et;
+    run_threaded(false, memory[m], dir, &inline_out, &ei);
+    run_threaded(true, memory[m], dir, &threaded_out, &et);
+    assert_non_null(strstr(inline_out, "blank-row/0"));
+    assert_non_null(strstr(inline_out, "unique-error/1"));
+    if (strcmp(inline_out, threaded_out)) {
+      fprintf(stderr, "inline:%s\n\nthreaded:%s\n", inline_out, threaded_out);
+      fail_msg("threaded checker differs (unique memory %zu)", memory[m]);
+    }
+    assert_int_equal(ei, et);
+    free(inline_out);
+    free(threaded_out);
+  }
+  rmdir(dir);
+}
+
 /* ---- policies, severities, dataset checks --------------------------------------------- */
 
 static void test_column_policies(void **state) {
@@ -677,6 +765,7 @@ int main(void) {
       cmocka_unit_test(test_primary_key_composite),
       cmocka_unit_test(test_unique_and_pk),
       cmocka_unit_test(test_unique_spilled_same_as_memory),
+      cmocka_unit_test(test_threaded_same_as_inline),
       cmocka_unit_test(test_column_policies),
       cmocka_unit_test(test_column_order_warn),
       cmocka_unit_test(test_severity_overrides),
