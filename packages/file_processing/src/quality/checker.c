@@ -124,6 +124,13 @@ struct fp_checker {
   /* uniqueness */
   uint32_t *ufields; /* unique fields present in the file, in field order */
   size_t nuf;
+  uint32_t *uslot;   /* field index -> its position in ufields, UINT32_MAX = not unique */
+  struct ukey {      /* this row's key of each unique field, built and hashed (and its
+                        table slot prefetched) while the rest of the row is checked */
+    char *buf;
+    size_t cap, len;
+    uint64_t h;
+  } *ukeys;
   uint32_t *kfields; /* fields whose values a row keeps (unique or primary key) */
   size_t nkf;
   bool pk_active;
@@ -249,9 +256,12 @@ static fp_err setup_fields(fp_checker *k) {
   k->vok = calloc(nf, sizeof *k->vok);
   k->ufields = calloc(nf, sizeof *k->ufields);
   k->kfields = calloc(nf, sizeof *k->kfields);
+  k->uslot = malloc(nf * sizeof *k->uslot);
+  k->ukeys = calloc(nf, sizeof *k->ukeys);
   if (!k->fmv || !k->fmvp || !k->type_note || !k->field_col || !k->vals || !k->vok || !k->ufields ||
-      !k->kfields)
+      !k->kfields || !k->uslot || !k->ukeys)
     return FP_ERR_NOMEM;
+  for (size_t i = 0; i < nf; i++) k->uslot[i] = UINT32_MAX;
   if (mv_init(&k->smv, c->missing_values, c->nmissing)) return FP_ERR_NOMEM;
   for (size_t i = 0; i < c->nfields; i++) {
     const fp_field *f = &c->fields[i];
@@ -325,6 +335,10 @@ void fp_checker_free(fp_checker *k) {
   free(k->type_note);
   free(k->field_col);
   free(k->cols);
+  if (k->ukeys)
+    for (size_t i = 0; i < k->nuf; i++) free(k->ukeys[i].buf);
+  free(k->ukeys);
+  free(k->uslot);
   free(k->ufields);
   free(k->kfields);
   free(k->vals);
@@ -493,7 +507,10 @@ static fp_err setup_uniqueness(fp_checker *k, fp_diag *d) {
   for (size_t fi = 0; fi < c->nfields; fi++) {
     bool uniq = c->fields[fi].unique && k->field_col[fi] >= 0;
     bool pk = k->pk_active && in_pk(c, fi);
-    if (uniq) k->ufields[k->nuf++] = (uint32_t)fi;
+    if (uniq) {
+      k->uslot[fi] = (uint32_t)k->nuf;
+      k->ufields[k->nuf++] = (uint32_t)fi;
+    }
     if (uniq || pk) {
       k->kfields[k->nkf++] = (uint32_t)fi;
       if (k->field_col[fi] >= 0) k->cols[k->field_col[fi]].keep = true;
@@ -645,22 +662,43 @@ static fp_err add_key(fp_checker *k, size_t len, uint64_t row, uint64_t *first, 
   return fp__uniq_add(k->u, k->key, len, row, first, d);
 }
 
+/* The key of unique field fi for this row (set id, then the canonical text), hashed, its
+ * table slot prefetched: built as soon as the cell is cast, so the slot's cache miss
+ * overlaps the checks of the row's other cells. */
+static fp_err unique_prepare(fp_checker *k, uint32_t fi, const fp_cell *cell, fp_diag *d) {
+  struct ukey *uk = &k->ukeys[k->uslot[fi]];
+  char buf[CANON_MAX];
+  const char *s;
+  size_t n;
+  canon(&k->vals[fi], cell, buf, &s, &n);
+  if (4 + n > uk->cap) {
+    size_t nc = uk->cap ? uk->cap : 64;
+    while (nc < 4 + n) nc *= 2;
+    char *nb = realloc(uk->buf, nc);
+    if (!nb) return fp_diag_set(d, FP_ERR_NOMEM, "checker: out of memory");
+    uk->buf = nb;
+    uk->cap = nc;
+  }
+  put_be32(uk->buf, fi);
+  if (n) memcpy(uk->buf + 4, s, n);
+  uk->len = 4 + n;
+  uk->h = fp__uniq_hash_prefetch(k->u, uk->buf, uk->len);
+  return FP_OK;
+}
+
 static fp_err unique_checks(fp_checker *k, const fp_csv_record *rec, fp_diag *d) {
-  char buf[CANON_MAX], note[NOTE_MAX];
+  char note[NOTE_MAX];
   fp_err e = FP_OK;
   for (size_t j = 0; j < k->nuf && !e; j++) {
     uint32_t fi = k->ufields[j];
-    if (!k->vok[fi]) continue;
+    if (!k->vok[fi]) continue; /* vok: cell_checks cast it and prepared its key */
     uint32_t col = (uint32_t)k->field_col[fi];
     const fp_cell *cell = &rec->cells[col];
-    const char *s;
-    size_t n;
-    canon(&k->vals[fi], cell, buf, &s, &n);
-    if ((e = key_reserve(k, 4 + n, d))) break;
-    put_be32(k->key, fi);
-    if (n) memcpy(k->key + 4, s, n);
+    const struct ukey *uk = &k->ukeys[j];
     uint64_t first;
-    if ((e = add_key(k, 4 + n, rec->index, &first, d)) || !first) continue;
+    if ((e = fp__uniq_add_hashed(k->u, uk->buf, uk->len, uk->h, rec->index, &first, d)) ||
+        !first)
+      continue;
     if (k->pk_via_unique && fi == k->c->primary_key[0]) k->pk_first = first;
     const char *nt = NULL;
     if (wants(k, C_UNIQUE, col + 1)) {
@@ -785,6 +823,7 @@ static fp_err cell_checks(fp_checker *k, const fp_csv_record *rec, fp_diag *d) {
     if (kc->keep) {
       k->vals[kc->fi] = v;
       k->vok[kc->fi] = true;
+      if (k->uslot[kc->fi] != UINT32_MAX && (e = unique_prepare(k, kc->fi, cell, d))) break;
     }
   }
   return e;

@@ -769,13 +769,23 @@ static fp_err arena_room(fp__uniq *u, size_t need, bool *ok, fp_diag *d) {
   return FP_OK;
 }
 
+uint64_t fp__uniq_hash_prefetch(const fp__uniq *u, const void *key, size_t len) {
+  uint64_t h = u->hash ? u->hash(key, len) : XXH3_64bits(key, len);
+  h += !h;
+  if (u->cap && !u->spilled) __builtin_prefetch(&u->tab[(size_t)h & (u->cap - 1)]);
+  return h;
+}
+
 fp_err fp__uniq_add(fp__uniq *u, const void *key, size_t len, uint64_t row, uint64_t *first,
                     fp_diag *d) {
+  return fp__uniq_add_hashed(u, key, len, fp__uniq_hash_prefetch(u, key, len), row, first, d);
+}
+
+fp_err fp__uniq_add_hashed(fp__uniq *u, const void *key, size_t len, uint64_t h, uint64_t row,
+                           uint64_t *first, fp_diag *d) {
   *first = 0;
   if (u->finished) return fp_diag_set(d, FP_ERR_INVAL, "uniqueness check: add after finish");
   if (len > UINT32_MAX) return fp_diag_set(d, FP_ERR_LIMIT, "uniqueness check: key too long");
-  uint64_t h = u->hash ? u->hash(key, len) : XXH3_64bits(key, len);
-  h += !h;
   rec r = {h, row, (uint32_t)len, key};
   if (u->spilled) return sorter_add(u, &u->vals, &r, d);
 

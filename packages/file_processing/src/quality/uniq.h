@@ -64,6 +64,11 @@ fp_err fp__uniq_new(const fp__uniq_opts *o, fp__uniq **out, fp_diag *d);
  * duplicates are reported by fp__uniq_finish). */
 fp_err fp__uniq_add(fp__uniq *u, const void *key, size_t len, uint64_t row, uint64_t *first,
                     fp_diag *d);
+/* The same in two steps, so the table's cache miss can overlap other work: the key's hash
+ * (and a prefetch of the slot it probes first), then the add with that hash. */
+uint64_t fp__uniq_hash_prefetch(const fp__uniq *u, const void *key, size_t len);
+fp_err fp__uniq_add_hashed(fp__uniq *u, const void *key, size_t len, uint64_t h, uint64_t row,
+                           uint64_t *first, fp_diag *d);
 
 /* Once the set has spilled (fp__uniq_spilled): queues row and key to come out of
  * fp__uniq_finish with first = 0, in row order among the late duplicates, so a caller can
