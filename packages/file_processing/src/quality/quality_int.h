@@ -225,7 +225,9 @@ typedef struct fp__rbrow {
 
 /* Records copied out of the reader's buffer for other threads. Zero-initialise; arrays are
  * owned and kept across fp__rbatch_clear. Row r's cells are [row_start[r], row_start[r+1]):
- * text + off[k] for len[k] bytes, flags cflags[k], and h[k] when the adder passed hashes. */
+ * text + off[k] for len[k] bytes; then either h[k] (rows added with hashes) or the cell's
+ * flags cflags[k] and the record's fields rows[r] (rows added without: whole records, which
+ * fp__rbatch_record gives back). */
 typedef struct fp__rbatch {
   uint32_t nrows, ncells, rows_cap, cells_cap;
   uint32_t *row_start; /* nrows + 1 entries */

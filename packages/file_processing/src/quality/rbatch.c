@@ -76,17 +76,23 @@ fp_err fp__rbatch_add(fp__rbatch *b, const fp_csv_record *rec, uint32_t m, const
     b->text_cap = nc;
   }
   if (b->nrows == 0) b->row_start[0] = 0;
+  /* Two shapes, so that no byte crosses to the other core in vain: with hashes (column
+   * profiling) the cells' text, offsets, lengths and hashes; without (whole records) the
+   * cells' flags and the record's own fields instead of hashes. */
   for (uint32_t i = 0; i < m; i++) {
     uint32_t k = b->ncells + i, n = rec->cells[i].len;
     b->off[k] = (uint32_t)b->text_len;
     b->len[k] = n;
-    b->cflags[k] = rec->cells[i].flags;
-    if (h) b->h[k] = h[i];
+    if (h)
+      b->h[k] = h[i];
+    else
+      b->cflags[k] = rec->cells[i].flags;
     if (n) memcpy(b->text + b->text_len, rec->cells[i].ptr, n);
     b->text_len += n;
   }
-  b->rows[b->nrows] = (fp__rbrow){rec->index, rec->byte_offset, rec->bad_offset, rec->raw_bytes,
-                                  rec->flags};
+  if (!h)
+    b->rows[b->nrows] = (fp__rbrow){rec->index, rec->byte_offset, rec->bad_offset,
+                                    rec->raw_bytes, rec->flags};
   b->ncells += m;
   b->row_start[++b->nrows] = b->ncells;
   return FP_OK;
