@@ -40,6 +40,7 @@ resource "kubernetes_config_map_v1" "this" {
     FP_LOG_FORMAT       = "json"
     FP_LOG_LEVEL        = "info"
     FP_WORKERS          = tostring(var.listener_workers)
+    FP_THREADS          = "1" # threads per file: the workers share the pod's CPU limit
     FP_REPORT_S3_URI    = var.reports_prefix != "" ? "s3://${var.bucket_name}/${var.reports_prefix}" : ""
     FP_SHUTDOWN_GRACE_S = "25"
   }
