@@ -43,7 +43,10 @@ static fp_err consume(fp__recq *q, const fp__rbatch *b) {
     fp_csv_record rec;
     fp__rbatch_record(b, r, q->cells, &rec);
     fp_err e = q->fn(q->ud, &rec, &q->diag);
-    if (e) return e;
+    if (e) { /* where it failed, not where the reader is by the time it hears of it */
+      fp_diag_at(&q->diag, rec.index, 0, rec.byte_offset);
+      return e;
+    }
   }
   return FP_OK;
 }

@@ -109,6 +109,23 @@ class ThreadsTest(FpTestCase):
                 self.same_for_all_threads(path, contract=contract, limit=limit,
                                           combos=[(2, 1), (2, 3), (3, 7), (4, 0)])
 
+    def test_errors_name_the_failing_row(self):
+        """An error on the checker's thread (uniqueness cannot spill) is the same error,
+        at the same row and byte, as on one thread: not the row the reader had reached."""
+        path = os.path.join(self.tmp, "officers.csv")
+        subprocess.run([GEN, "--rows", "20000", "--seed", "5", "-o", path], check=True,
+                       capture_output=True, timeout=120)
+        errs = []
+        for threads in (1, 2):
+            p = self.run_fp("profile", path, "--contract", CONTRACT, "--report", "-",
+                            "--threads", str(threads),
+                            env=self.env(FP_UNIQUE_MEMORY="64K",
+                                         FP_SPILL_DIR=os.path.join(self.tmp, "missing")))
+            self.assertEqual(p.returncode, 3, p.stderr.decode())
+            errs.append(p.stderr.decode().strip().splitlines()[-1])
+        self.assertIn("cannot create a spill file", errs[0])
+        self.assertEqual(errs[0], errs[1])
+
     def test_csv_spectrum(self):
         cases = sorted(f for f in os.listdir(SPECTRUM)) if os.path.isdir(SPECTRUM) else []
         if not cases:
