@@ -620,15 +620,20 @@ static fp_err rowlog_has(fp_checker *k, uint64_t row, bool *has, fp_diag *d) {
 
 /* ---- uniqueness keys ------------------------------------------------------------------- */
 
-static fp_err key_reserve(fp_checker *k, size_t n, fp_diag *d) {
-  if (n <= k->kcap) return FP_OK;
-  size_t nc = k->kcap ? k->kcap : 256;
+/* Grows a key buffer (*buf of *cap bytes) to hold n bytes. */
+static fp_err buf_reserve(char **buf, size_t *cap, size_t n, fp_diag *d) {
+  if (n <= *cap) return FP_OK;
+  size_t nc = *cap ? *cap : 256;
   while (nc < n) nc *= 2;
-  char *nk = realloc(k->key, nc);
-  if (!nk) return fp_diag_set(d, FP_ERR_NOMEM, "checker: out of memory");
-  k->key = nk;
-  k->kcap = nc;
+  char *nb = realloc(*buf, nc);
+  if (!nb) return fp_diag_set(d, FP_ERR_NOMEM, "checker: out of memory");
+  *buf = nb;
+  *cap = nc;
   return FP_OK;
+}
+
+static fp_err key_reserve(fp_checker *k, size_t n, fp_diag *d) {
+  return buf_reserve(&k->key, &k->kcap, n, d);
 }
 
 static void put_be32(char *p, uint32_t v) {
@@ -671,14 +676,8 @@ static fp_err unique_prepare(fp_checker *k, uint32_t fi, const fp_cell *cell, fp
   const char *s;
   size_t n;
   canon(&k->vals[fi], cell, buf, &s, &n);
-  if (4 + n > uk->cap) {
-    size_t nc = uk->cap ? uk->cap : 64;
-    while (nc < 4 + n) nc *= 2;
-    char *nb = realloc(uk->buf, nc);
-    if (!nb) return fp_diag_set(d, FP_ERR_NOMEM, "checker: out of memory");
-    uk->buf = nb;
-    uk->cap = nc;
-  }
+  fp_err e = buf_reserve(&uk->buf, &uk->cap, 4 + n, d);
+  if (e) return e;
   put_be32(uk->buf, fi);
   if (n) memcpy(uk->buf + 4, s, n);
   uk->len = 4 + n;
